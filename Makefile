@@ -1,0 +1,37 @@
+# auto-prove: `make run` sets up and runs the main job on the bundled demo project;
+# `make test` sets up and runs the test suite. Both are idempotent.
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO ?= bank/demo
+BUDGET ?= 60
+
+.PHONY: setup setup-coq setup-python run test bench-bank bench-stdlib bench-engine
+
+setup: setup-coq setup-python
+
+setup-coq:
+	@if ! command -v coqidetop.opt >/dev/null 2>&1 || ! command -v coqc >/dev/null 2>&1 \
+	    || [ ! -d /usr/lib/ocaml/coq/user-contrib/Hammer ] || ! command -v eprover >/dev/null 2>&1; then \
+	  echo "installing Coq 8.16, CoqHammer and ATPs from Debian"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq coq libcoq-stdlib libcoq-hammer eprover cvc4 >/dev/null; \
+	fi
+	@coqc --version | head -1
+
+setup-python:
+	@$(PYTHON) -m pip install -q -e '.[test,lsp]'
+
+run: setup
+	auto-prove prove $(DEMO) --budget $(BUDGET) --json bank/results/demo.json
+
+test: setup
+	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+bench-bank: setup
+	auto-prove bank --profile 0
+
+bench-stdlib: setup
+	$(PYTHON) benchmarks/stdlib_dev.py
+
+bench-engine: setup
+	$(PYTHON) benchmarks/engine_overhead.py

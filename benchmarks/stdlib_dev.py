@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Solve rate on the Coq standard-library development set (../shared/coq-stdlib-dev), checked by its own checker.
+
+For each case: copy the case file into a fresh folder, run `auto-prove prove --write` on it with the per-case budget,
+then hand the written file to the set's strict checker (`benchlib.py check-filled`). A header line that auto-prove
+put at the top of the file (e.g. the CoqHammer import with --hammer) is passed to the checker as its HEADER_FILE,
+which is the checker's documented way to allow one. Prints the solve rate overall and per bucket.
+
+    python benchmarks/stdlib_dev.py [--budget 60] [--jobs 2] [--limit N] [--cases d001,d004] [--hammer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SET = HERE.parent.parent / "shared" / "coq-stdlib-dev"
+
+
+def run_case(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
+    entry = next(c for c in manifest["cases"] if c["case_file"] == case.name)
+    with tempfile.TemporaryDirectory(prefix="stdlib-dev-") as tmp:
+        work = Path(tmp) / case.name
+        shutil.copyfile(case, work)
+        original = work.read_bytes()
+        cmd = [sys.executable, "-m", "sidecar", "prove", str(work), "--write", "--budget", str(args.budget),
+               "--cpu", str(args.cpu), "--json", str(Path(tmp) / "out.json"), "--fresh"]
+        if args.hammer:
+            cmd.append("--hammer")
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.budget * 3 + 600)
+        wall = time.monotonic() - t0
+        filled = work.read_bytes()
+        res = {"case": case.name, "bucket": entry["bucket"], "wall_s": round(wall, 1), "rc": p.returncode,
+               "written": filled != original, "accepted": False}
+        try:
+            out = json.loads((Path(tmp) / "out.json").read_text())
+            g = [x for x in out["goals"] if x["name"] == entry["lemma"]]
+            res["status"] = g[0]["status"] if g else "no goal found"
+            res["strategy"] = g[0].get("strategy") if g else ""
+        except (OSError, ValueError, KeyError):
+            res["status"] = "no report"
+            res["stderr"] = p.stderr[-800:]
+        if not res["written"]:
+            return res
+        header = b""
+        if not filled.startswith(original[:200]):  # a header line was put on top
+            cut = filled.find(original[:200])
+            header, filled = filled[:cut], filled[cut:]
+        filled_path = Path(tmp) / "filled.v"
+        filled_path.write_bytes(filled)
+        cmd2 = [sys.executable, str(args.set / "benchlib.py"), "check-filled", str(case), str(filled_path)]
+        if header:
+            (Path(tmp) / "header.v").write_bytes(header)
+            cmd2.append(str(Path(tmp) / "header.v"))
+        env = dict(os.environ, BENCH_MANIFEST=str(args.set / "cases" / "manifest.json"))
+        c = subprocess.run(cmd2, capture_output=True, text=True, env=env, timeout=900)
+        try:
+            verdict = json.loads(c.stdout)
+        except ValueError:
+            verdict = {"ok": False, "reasons": ["checker output unreadable: " + c.stdout[-300:] + c.stderr[-300:]]}
+        res["accepted"] = bool(verdict.get("ok"))
+        res["checker_reasons"] = verdict.get("reasons", [])
+        res["header"] = header.decode().strip()
+        return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", type=Path, default=DEFAULT_SET)
+    ap.add_argument("--budget", type=float, default=60.0)
+    ap.add_argument("--cpu", type=float, default=0.5)
+    ap.add_argument("--jobs", type=int, default=1, help="cases run side by side (each at --cpu)")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--cases", default="", help="comma-separated case id prefixes, e.g. d001,d017")
+    ap.add_argument("--hammer", action="store_true", help="pass --hammer to auto-prove")
+    ap.add_argument("--json", type=Path, default=None, help="write per-case results here")
+    args = ap.parse_args()
+    manifest = json.loads((args.set / "cases" / "manifest.json").read_text())
+    cases = sorted((args.set / "cases").glob("d*.v"))
+    if args.cases:
+        pref = tuple(args.cases.split(","))
+        cases = [c for c in cases if c.name.startswith(pref)]
+    if args.limit:
+        cases = cases[: args.limit]
+    t0 = time.monotonic()
+    results = []
+    with cf.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        futs = {ex.submit(run_case, c, manifest, args): c for c in cases}
+        for i, f in enumerate(cf.as_completed(futs), 1):
+            r = f.result()
+            results.append(r)
+            mark = "OK " if r["accepted"] else "-- "
+            print(f"[{i:3}/{len(cases)}] {mark}{r['case']:<60} {r.get('status', ''):<10} {r['wall_s']:6.1f}s "
+                  f"{r.get('strategy') or ''} {'; '.join(r.get('checker_reasons', []))[:100]}", flush=True)
+    total = Counter(r["bucket"] for r in results)
+    ok = Counter(r["bucket"] for r in results if r["accepted"])
+    n_ok = sum(ok.values())
+    print()
+    print(f"budget {args.budget:.0f} s per case, --cpu {args.cpu}, jobs {args.jobs}, hammer {args.hammer}, "
+          f"wall {time.monotonic() - t0:.0f} s")
+    print(f"solved (checker-accepted) {n_ok}/{len(results)} = {100 * n_ok / max(1, len(results)):.1f}%")
+    for b in ("short", "medium", "long"):
+        if total[b]:
+            print(f"  {b:<7} {ok[b]}/{total[b]} = {100 * ok[b] / total[b]:.1f}%")
+    unverified = [r for r in results if r["written"] and not r["accepted"]]
+    print(f"written but refused by the checker: {len(unverified)}")
+    if args.json:
+        args.json.write_text(json.dumps(sorted(results, key=lambda r: r["case"]), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""The `auto-prove` command line: a thin shell over workspace → scheduler → report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import AutoProveError, LedgerError, ProverUnavailable
+from .governor import tree_cpu_seconds
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Background proof search for Coq admits and Lean sorries; only verified proofs are offered.")
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+BACKENDS = ("auto", "coq", "lean")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        err.print(f"[red]error:[/] unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        raise typer.Exit(2)
+
+
+def _require_toolchain(backend: str) -> None:
+    """Exit 2 with one clear line when the backend's toolchain is missing."""
+    from .toolchains import missing_toolchain
+
+    why = missing_toolchain(backend)
+    if why:
+        err.print(f"[red]error:[/] {why}")
+        raise typer.Exit(2)
+
+
+@app.command()
+def prove(
+    paths: list[Path] = typer.Argument(..., help="Coq/Lean files or project folders"),
+    budget: float = typer.Option(60.0, help="search seconds per goal"),
+    cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
+    write: bool = typer.Option(False, "--write", help="patch files in place with verified proofs only"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON report here"),
+    backend: str = typer.Option("auto", help="auto | coq | lean"),
+    profile: int = typer.Option(0, help="strategy profile (0: deterministic)"),
+    hammer: bool = typer.Option(False, "--hammer", help="Coq: also search with CoqHammer; such proofs add "
+                                "`From Hammer Require Import Hammer Tactics.` at the top of the file"),
+    imports: Optional[list[str]] = typer.Option(None, "--import", help="Coq: an import line the search may use "
+                                                "and add at the top of a file when a proof needs it, e.g. "
+                                                "'From Coq Require Import Lia.' (repeatable)"),
+    tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
+    max_provers: Optional[int] = typer.Option(None, help="cap on provers running at once"),
+    fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+) -> None:
+    """Find every open goal in PATHS, search for proofs, verify them, report (and with --write, patch files)."""
+    _setup_logging(verbose)
+    _check_backend(backend)
+    from .ledger import Ledger
+    from .report import goal_table, progress_bar, prove_json, write_json
+    from .scheduler import ProveOptions, Scheduler
+    from .workspace import backend_for, collect_files, discover, project_root, write_verified
+
+    if not 0.1 <= cpu <= 1.0:
+        err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
+        raise typer.Exit(2)
+    try:
+        files = collect_files(paths, backend)
+    except AutoProveError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    for b in sorted({backend_for(f, backend) or backend for f in files}):
+        _require_toolchain(b)
+    t0 = time.monotonic()
+    cpu0 = tree_cpu_seconds()
+    with progress_bar(console) as progress:
+        task = progress.add_task("finding goals", total=len(files), detail="")
+        goals, problems = discover(files, backend, on_file=lambda f, fg: progress.update(
+            task, advance=1, detail=f.name))
+        for p in problems:
+            err.print(f"[red]error:[/] {p}")
+        root = project_root(files)
+        try:
+            ledger = Ledger(root) if goals else None
+        except LedgerError as e:
+            err.print(f"[yellow]warning:[/] {e}; continuing without a ledger")
+            ledger = Ledger(root, in_memory=True)
+        opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
+                            hammer=hammer, imports=tuple(imports or ()), max_provers=max_provers,
+                            resume=not fresh)
+        search_task = progress.add_task("searching", total=len(goals), detail="")
+        done = {"proved": 0}
+
+        def on_event(kind: str, out) -> None:  # type: ignore[no-untyped-def]
+            if kind == "started":
+                progress.update(search_task, detail=f"{out.goal.lemma} ({out.goal.file.name}:{out.goal.line})")
+            elif kind == "done":
+                done["proved"] += out.status == "proved"
+                progress.update(search_task, advance=1, detail=f"{done['proved']} proved")
+
+        try:
+            outcomes = Scheduler(opts, ledger, on_event=on_event).run(goals)
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130)
+    wall = time.monotonic() - t0
+    cpu_frac = (tree_cpu_seconds() - cpu0) / max(wall, 1e-6) / (os.cpu_count() or 1)
+    if write:
+        for r in write_verified(outcomes):
+            note = f" ({r.message})" if r.message else ""
+            console.print(f"wrote {r.written} proof(s) to {r.file}{note}")
+    console.print(goal_table(outcomes, root=root))
+    doc = prove_json(outcomes, wall, cpu_frac)
+    s = doc["summary"]
+    console.print(f"[bold]proved {s['proved']}/{s['total']}[/] in {wall:.1f} s, CPU {cpu_frac:.2f} of the machine"  # type: ignore[index]
+                  + (f", {len(problems)} file problem(s)" if problems else ""))
+    if json_out:
+        write_json(json_out, doc)
+    if ledger is not None:
+        ledger.close()
+
+
+@app.command()
+def bank(
+    backend: str = typer.Option("coq", help="coq | lean"),
+    profile: int = typer.Option(0, help="strategy profile (0: deterministic)"),
+    budget: float = typer.Option(60.0, help="search seconds per lemma"),
+    cpu: float = typer.Option(0.5, help="fraction of the machine (0.1–1.0)"),
+    difficulty: Optional[list[str]] = typer.Option(None, help="easy | medium | hard (repeatable)"),
+    limit: Optional[int] = typer.Option(None, help="at most this many lemmas per difficulty"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="results file (default bank/results/…)"),
+    bank_file: Optional[Path] = typer.Option(None, "--bank", help="bank source (default: bundled bank.toml)"),
+    hammer: bool = typer.Option(False, "--hammer", help="Coq: also search with CoqHammer"),
+    tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+) -> None:
+    """Run the lemma bank and print the solve rate per difficulty and per strategy."""
+    _setup_logging(verbose)
+    if backend not in ("coq", "lean"):
+        err.print(f"[red]error:[/] unknown backend {backend!r} (choose coq or lean)")
+        raise typer.Exit(2)
+    _require_toolchain(backend)
+    from .bank import BankRun, run_bank
+
+    try:
+        run = BankRun(backend=backend, profile=profile, budget=budget, cpu=cpu, difficulties=tuple(difficulty or ()),
+                      limit=limit, bank_file=bank_file, hammer=hammer, tactic_timeout=tactic_timeout)
+        run_bank(run, console=console, json_out=json_out)
+    except ValueError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+
+
+@app.command()
+def status(path: Path = typer.Argument(Path("."), help="project folder (where .auto-prove/ lives)")) -> None:
+    """Summarise the ledger of a project."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    from .ledger import LEDGER_DIR, Ledger
+
+    root = path.resolve()
+    if not (root / LEDGER_DIR / "ledger.sqlite").exists():
+        console.print(f"no ledger under {root} (run `auto-prove prove` there first)")
+        return
+    led = Ledger(root)
+    recs = list(led.goals())
+    c = Counter(r.status for r in recs)
+    t = Table(title=f"ledger {led.path}")
+    for col in ("file:line", "lemma", "status", "s", "tries"):
+        t.add_column(col)
+    for r in recs:
+        f = r.file
+        try:
+            f = str(Path(r.file).relative_to(root))
+        except ValueError:
+            pass
+        t.add_row(f"{f}:{r.line}", r.lemma, r.status, f"{r.seconds:.1f}", str(r.attempts))
+    console.print(t)
+    console.print(f"goals {len(recs)}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+                  + f"; attempts recorded {led.attempt_count()}")
+    led.close()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+def main() -> None:
+    """Entry point of the `auto-prove` script."""
+    try:
+        app()
+    except ProverUnavailable as e:
+        err.print(f"[red]error:[/] {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,525 @@
+"""Coq source text as Coq itself cuts it: running `coqc -time`, lexing, classifying sentences.
+
+Sentence boundaries always come from Coq (`coqc -time` prints `Chars a - b` per executed sentence, UTF-8
+byte offsets), never from a home-made parser: comments, strings, nested comments, bullets, notations and
+unicode are Coq's business. The lexical helpers here only look *inside* sentences Coq has already cut:
+strip comments, find the head keyword, decide whether a sentence opens or closes a proof, and compute a
+canonical text that ignores white space and comments (for goal keys).
+
+`run_coqc` compiles bytes as `<stem>.v` in a fresh temporary folder (the working folder of coqc, so `.vo`,
+`Redirect` and `Extraction` outputs never land in the user's project), kills coqc's whole process group on
+timeout, and returns the sentences, the first error with its byte offset, and every `Redirect` output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import ProverUnavailable
+
+__all__ = [
+    "Sentence",
+    "CoqcError",
+    "CoqcRun",
+    "SentenceInfo",
+    "run_coqc",
+    "parse_sentences",
+    "parse_error",
+    "strip_comments",
+    "mask_code",
+    "lexically_balanced",
+    "canonical_text",
+    "head_text",
+    "classify",
+    "byte_to_position",
+    "COQC",
+]
+
+COQC = "coqc"
+
+# --------------------------------------------------------------------------------------------------
+# running coqc
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence Coq executed: UTF-8 byte range in the compiled source and its text."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CoqcError:
+    """The error that stopped coqc, located in the compiled source."""
+
+    message: str  # "Error: ..." text, without the File/line header
+    line: int | None  # 1-based line, None when coqc gave no location
+    start: int | None  # byte offsets in the compiled source
+    end: int | None
+
+
+@dataclass(frozen=True)
+class CoqcRun:
+    """Result of one coqc run."""
+
+    returncode: int | None  # None when killed on timeout
+    sentences: tuple[Sentence, ...]
+    error: CoqcError | None
+    timed_out: bool
+    seconds: float
+    stdout: str
+    stderr: str
+    outputs: Mapping[str, str] = field(default_factory=dict)  # Redirect name -> text
+
+    @property
+    def ok(self) -> bool:
+        """coqc finished and compiled the whole source."""
+        return self.returncode == 0 and not self.timed_out
+
+
+_CHARS = re.compile(rb"^Chars (\d+) - (\d+) \[", re.M)
+_FILE_LOC = re.compile(r'^File "[^"]*", line (\d+), characters (\d+)-(\d+):\n', re.M)
+
+
+def parse_sentences(stdout: bytes, source: bytes) -> tuple[Sentence, ...]:
+    """Sentences from `coqc -time` output, in execution order, keeping only increasing in-bounds ranges."""
+    out: list[Sentence] = []
+    last_end = 0
+    for m in _CHARS.finditer(stdout):
+        a, b = int(m.group(1)), int(m.group(2))
+        if a < last_end or b <= a or b > len(source):
+            continue  # e.g. a sentence of a `Load`ed file
+        out.append(Sentence(a, b, source[a:b].decode("utf-8", "replace")))
+        last_end = b
+    return tuple(out)
+
+
+def _line_starts(source: bytes) -> list[int]:
+    starts = [0]
+    pos = source.find(b"\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = source.find(b"\n", pos + 1)
+    return starts
+
+
+def parse_error(stderr: str, source: bytes) -> CoqcError | None:
+    """The first `Error:` block of coqc's stderr, with its byte offsets in `source` when located."""
+    idx = stderr.find("Error:")
+    while idx >= 0 and idx > 0 and stderr[idx - 1] not in "\n":
+        idx = stderr.find("Error:", idx + 1)
+    if idx < 0:
+        return None
+    nxt = _FILE_LOC.search(stderr, idx)
+    message = stderr[idx : nxt.start() if nxt else len(stderr)].strip()
+    loc = None
+    for m in _FILE_LOC.finditer(stderr, 0, idx):
+        loc = m
+    if loc is None or loc.end() != idx:
+        return CoqcError(message, None, None, None)
+    line, a, b = int(loc.group(1)), int(loc.group(2)), int(loc.group(3))
+    starts = _line_starts(source)
+    if 1 <= line <= len(starts):
+        base = starts[line - 1]
+        return CoqcError(message, line, min(base + a, len(source)), min(base + b, len(source)))
+    return CoqcError(message, line, None, None)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_coqc(
+    source: bytes,
+    stem: str,
+    args: Sequence[str] = (),
+    *,
+    timeout: float = 300.0,
+    load_dir: Path | None = None,
+    time_sentences: bool = True,
+) -> CoqcRun:
+    """Compile `source` as `<stem>.v` in a fresh temporary folder and report what happened.
+
+    `args` are the project's load-path arguments; `load_dir` (the project root) is put on the load path as
+    coqc would put its working folder (`-Q dir ""`). `Redirect "name"` outputs of the source are returned in
+    `outputs` (relative names land in the temporary folder). On timeout the process group is killed.
+
+    Raises:
+        ProverUnavailable: coqc is not installed.
+    """
+    if shutil.which(COQC) is None:
+        raise ProverUnavailable("coqc not found on PATH (install Coq 8.16: apt-get install coq)")
+    tmp = Path(tempfile.mkdtemp(prefix="autoprove_coqc_"))
+    try:
+        src = tmp / f"{stem}.v"
+        src.write_bytes(source)
+        cmd = [COQC]
+        if time_sentences:
+            cmd.append("-time")
+        cmd.append("-noglob")
+        if load_dir is not None:
+            cmd += ["-Q", str(load_dir), ""]
+        cmd += list(args)
+        cmd += ["-o", str(tmp / f"{stem}.vo"), src.name]
+        t0 = time.monotonic()
+        with open(tmp / "stdout", "wb") as out_f, open(tmp / "stderr", "wb") as err_f:
+            proc = subprocess.Popen(
+                cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, start_new_session=True
+            )
+            timed_out = False
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc)
+                proc.wait()
+            finally:
+                _kill_group(proc)  # stragglers (e.g. ATP workers of hammer)
+        seconds = time.monotonic() - t0
+        stdout_b = (tmp / "stdout").read_bytes()
+        stderr = (tmp / "stderr").read_bytes().decode("utf-8", "replace")
+        outputs: dict[str, str] = {}
+        for p in tmp.glob("*.out"):
+            outputs[p.name[: -len(".out")]] = p.read_bytes().decode("utf-8", "replace")
+        error = None if (proc.returncode == 0 and not timed_out) else parse_error(stderr, source)
+        if error is None and not timed_out and proc.returncode != 0:
+            error = CoqcError(stderr.strip()[-2000:] or f"coqc exited with status {proc.returncode}", None, None, None)
+        return CoqcRun(
+            returncode=None if timed_out else proc.returncode,
+            sentences=parse_sentences(stdout_b, source),
+            error=error,
+            timed_out=timed_out,
+            seconds=seconds,
+            stdout=stdout_b.decode("utf-8", "replace"),
+            stderr=stderr,
+            outputs=outputs,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def byte_to_position(source: bytes, offset: int) -> tuple[int, int]:
+    """(1-based line, 0-based column in characters) of a byte offset."""
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    line = source.count(b"\n", 0, offset) + 1
+    return line, len(source[line_start:offset].decode("utf-8", "replace"))
+
+
+# --------------------------------------------------------------------------------------------------
+# lexing inside sentences
+
+
+def _scan(text: str, keep_strings: bool, comment_fill: str, string_fill: str | None) -> tuple[str, bool]:
+    """Remove comments (nested; strings inside comments respected) -> (text, balanced)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n:
+                if text[j] == '"':
+                    if j + 1 < n and text[j + 1] == '"':
+                        j += 2
+                        continue
+                    break
+                j += 1
+            if j >= n:
+                out.append(text[i:] if keep_strings else '"')
+                return "".join(out), False
+            if keep_strings:
+                out.append(text[i : j + 1])
+            else:
+                out.append('"' + (string_fill or "") + '"')
+            i = j + 1
+        elif text.startswith("(*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if text.startswith("(*", j):
+                    depth += 1
+                    j += 2
+                elif text.startswith("*)", j):
+                    depth -= 1
+                    j += 2
+                elif text[j] == '"':
+                    k = j + 1
+                    while k < n:
+                        if text[k] == '"':
+                            if text.startswith('""', k):
+                                k += 2
+                                continue
+                            break
+                        k += 1
+                    j = k + 1
+                else:
+                    j += 1
+            if depth:
+                return "".join(out), False
+            out.append(comment_fill)
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out), True
+
+
+def strip_comments(text: str) -> str:
+    """Text with every (nested) comment replaced by one space; strings kept."""
+    return _scan(text, True, " ", None)[0]
+
+
+def mask_code(text: str) -> str:
+    """Text without comments and with string contents removed: safe to search for keywords."""
+    return _scan(text, False, " ", "")[0]
+
+
+def lexically_balanced(text: str) -> bool:
+    """True when every comment and string opened in `text` is closed in it."""
+    return _scan(text, True, " ", None)[1]
+
+
+def _is_ident_char(c: str) -> bool:
+    return c.isalnum() or c in "_'"
+
+
+_STRING_OR_SPACE = re.compile(r'"(?:[^"]|"")*"|\s+')
+
+
+def canonical_text(text: str) -> str:
+    """Comment-free text with white space normalised: runs become one space, and disappear next to a
+    symbol when the other side is an identifier character (so `x:nat` and `x : nat` agree but `: =` and
+    `:=` stay apart). Strings are kept verbatim."""
+    s = strip_comments(text)
+    out: list[str] = []
+    pos = 0
+    for m in _STRING_OR_SPACE.finditer(s):
+        out.append(s[pos : m.start()])
+        tok = m.group(0)
+        if tok.startswith('"'):
+            out.append(tok)
+        else:
+            prev = s[m.start() - 1] if m.start() > 0 else ""
+            nxt = s[m.end() : m.end() + 1]
+            if prev and nxt and (_is_ident_char(prev) == _is_ident_char(nxt)):
+                out.append(" ")
+            # else: at an identifier/symbol boundary, or at an end: drop
+        pos = m.end()
+    out.append(s[pos:])
+    return "".join(out).strip()
+
+
+# --------------------------------------------------------------------------------------------------
+# classification
+
+IDENT = r"[^\W\d][\w']*"
+_ATTRS = re.compile(r"^\s*#\[([^\]]*)\]\s*")
+_PREFIX = re.compile(
+    r"^(?:(Local|Global|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private|Program|Time|Instructions)\s+"
+    r"|Timeout\s+\d+\s+|Redirect\s+\"[^\"]*\"\s+)"
+)
+
+THEOREM_KEYWORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Property")
+DEFINITION_KEYWORDS = ("Definition", "Example", "Fixpoint", "CoFixpoint", "Let", "Instance")
+DECLARATION_KEYWORDS = (
+    "Axiom", "Axioms", "Parameter", "Parameters", "Conjecture", "Conjectures",
+    "Variable", "Variables", "Hypothesis", "Hypotheses", "Context",
+)  # fmt: skip
+CLOSER_KEYWORDS = ("Qed", "Defined", "Admitted", "Abort", "Save")
+LEMMA_LIKE = THEOREM_KEYWORDS  # closed with Qed; DEFINITION_KEYWORDS with Defined
+
+_BULLET = re.compile(r"^(?:[-+*]+|\{|\}|(?:\d+|\[" + IDENT + r"\])\s*:\s*\{)$")
+_PROOF_KW = re.compile(r"^Proof(?:\s+(?:using|with)\b.*)?\.$", re.S)
+_HOLE_WORD = re.compile(r"(?<![\w'.])(admit|give_up)(?![\w'])")
+
+
+@dataclass(frozen=True)
+class SentenceInfo:
+    """What one sentence does to the structure of the file."""
+
+    kind: str  # opener | proof | closer | admit | bullet | section | module | end | decl | other
+    keyword: str = ""  # Lemma, Qed, Section, Module, Axiom, admit, ...
+    name: str = ""  # declared name (opener, section, module, end)
+    names: tuple[str, ...] = ()  # decl: declared names; module: functor parameters
+    module_kind: str = ""  # module | functor | modtype | declared (Declare Module)
+    hole_word: bool = False  # the text mentions admit/give_up (outside comments and strings)
+    proof_term: bool = False  # closer `Proof term.`
+
+
+def head_text(sentence: str) -> tuple[str, frozenset[str]]:
+    """Comment-free, white-space-collapsed sentence without attributes and prefixes like Local/Program;
+    also returns the attribute and prefix words seen (lower-cased)."""
+    s = " ".join(strip_comments(sentence).split())
+    flags: set[str] = set()
+    while True:
+        m = _ATTRS.match(s)
+        if m:
+            flags.update(w.strip().lower() for w in re.split(r"[,\s()=\"]+", m.group(1)) if w.strip())
+            s = s[m.end() :]
+            continue
+        m = _PREFIX.match(s)
+        if m:
+            if m.group(1):
+                flags.add(m.group(1).lower())
+            s = s[m.end() :]
+            continue
+        return s, frozenset(flags)
+
+
+def _has_toplevel_assign(s: str) -> bool:
+    """True when `:=` occurs outside brackets and outside `let ... in` in a masked sentence."""
+    depth = 0
+    lets: list[int] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            while lets and lets[-1] > depth:
+                lets.pop()
+        elif s.startswith(":=", i):
+            if depth == 0 and not lets:
+                return True
+            i += 2
+            continue
+        elif (c.isalpha() or c == "_") and (i == 0 or not _is_ident_char(s[i - 1])):
+            j = i
+            while j < n and _is_ident_char(s[j]):
+                j += 1
+            word = s[i:j]
+            if word == "let":
+                lets.append(depth)
+            elif word == "in" and lets and lets[-1] == depth:
+                lets.pop()
+            i = j
+            continue
+        i += 1
+    return False
+
+
+def _binder_names(body: str) -> tuple[str, ...]:
+    """Names bound by `x y : T` or `(x : T) {y : U} `{H : C}` (declaration bodies)."""
+    body = body.strip()
+    groups: list[str] = []
+    if body[:1] in "({[`!":
+        depth, start = 0, -1
+        for i, c in enumerate(body):
+            if c in "({[":
+                if depth == 0:
+                    start = i + 1
+                depth += 1
+            elif c in ")}]":
+                depth -= 1
+                if depth == 0 and start >= 0:
+                    groups.append(body[start:i])
+                    start = -1
+    else:
+        groups.append(body)
+    names: list[str] = []
+    for g in groups:
+        colon = re.search(r"(?<![:])\:(?![=:>])", g)
+        if colon is None:
+            continue
+        for w in g[: colon.start()].split():
+            w = re.sub(r"@\{[^}]*\}", "", w).strip("!`'")
+            if re.fullmatch(IDENT, w):
+                names.append(w)
+    return tuple(names)
+
+
+def _module_params(rest: str) -> tuple[str, ...]:
+    params: list[str] = []
+    rest = rest.lstrip()
+    while rest.startswith("("):
+        depth = 0
+        for j, c in enumerate(rest):
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+        group = rest[1:j]
+        m = re.match(r"\s*(?:(?:Import|Export)\s+)?([^:]+?)\s*:", group)
+        if m:
+            params.extend(w for w in m.group(1).split() if re.fullmatch(IDENT, w))
+        rest = rest[j + 1 :].lstrip()
+    return tuple(params)
+
+
+def classify(sentence: str) -> SentenceInfo:
+    """Classify one sentence cut by Coq (see `SentenceInfo.kind`)."""
+    masked = mask_code(sentence)
+    hole = bool(_HOLE_WORD.search(masked))
+    s, flags = head_text(masked)
+    words = s.split(" ", 2)
+    first = words[0] if words else ""
+    first = first.rstrip(".")
+    second = words[1] if len(words) > 1 else ""
+    if s in ("admit.", "give_up."):
+        return SentenceInfo("admit", s[:-1], hole_word=True)
+    if _BULLET.match(s):
+        return SentenceInfo("bullet", s)
+    if first in ("Fail", "Succeed"):
+        return SentenceInfo("other", first, hole_word=hole)
+    if first in THEOREM_KEYWORDS:
+        m = re.match(IDENT, second)
+        return SentenceInfo("opener", first, m.group(0) if m else "", hole_word=hole)
+    if first in DEFINITION_KEYWORDS:
+        opens = "refine" in flags or not _has_toplevel_assign(s)
+        if not opens:
+            return SentenceInfo("other", first, hole_word=hole)
+        m = re.match(IDENT, second)
+        name = m.group(0) if m and not (first == "Instance" and second.startswith(":")) else ""
+        return SentenceInfo("opener", first, name, hole_word=hole)
+    if first == "Goal":
+        return SentenceInfo("opener", "Goal", hole_word=hole)
+    if s.startswith("Next Obligation") or (first == "Obligation" and not s.startswith("Obligation Tactic")):
+        return SentenceInfo("opener", "Obligation", hole_word=hole)
+    if s.startswith("Add Morphism") or s.startswith("Add Parametric Morphism"):
+        m = re.search(r"\bas\s+(" + IDENT + r")\s*\.$", s)
+        return SentenceInfo("opener", "Morphism", m.group(1) if m else "", hole_word=hole)
+    if _PROOF_KW.match(s):
+        return SentenceInfo("proof", "Proof")
+    if first == "Proof":
+        return SentenceInfo("closer", "Proof", proof_term=True, hole_word=hole)
+    if first in CLOSER_KEYWORDS:
+        return SentenceInfo("closer", first, hole_word=hole)
+    if first == "Section":
+        m = re.match(IDENT, second)
+        return SentenceInfo("section", "Section", m.group(0) if m else "")
+    if first == "End":
+        m = re.match(IDENT, second)
+        return SentenceInfo("end", "End", m.group(0) if m else "")
+    if first == "Declare" and second == "Module":
+        m = re.match(r"Declare Module\s+(?:(?:Import|Export)\s+)?(" + IDENT + ")", s)
+        return SentenceInfo("decl", "Declare Module", names=(m.group(1),) if m else (), module_kind="declared")
+    if first == "Declare" and second == "Instance":
+        m = re.match(r"Declare Instance\s+(" + IDENT + r")\s*[:{(\[`]", s)
+        return SentenceInfo("decl", "Declare Instance", names=(m.group(1),) if m else ())
+    if first == "Module":
+        m = re.match(r"Module\s+(Type\s+)?(?:(?:Import|Export)\s+)?(" + IDENT + r")(.*)$", s, re.S)
+        if not m or _has_toplevel_assign(m.group(3)):
+            return SentenceInfo("other", "Module")
+        params = _module_params(m.group(3))
+        kind = "modtype" if m.group(1) else ("functor" if params else "module")
+        return SentenceInfo("module", "Module", m.group(2), names=params, module_kind=kind)
+    if first in DECLARATION_KEYWORDS:
+        body = s[len(first) :].rstrip(".")
+        return SentenceInfo("decl", first, names=_binder_names(body))
+    return SentenceInfo("other", first, hole_word=hole)

@@ -1,0 +1,157 @@
+"""CpuGovernor: holds the CPU of this process tree (the tool and every prover it starts) near a target fraction.
+
+Three levers, measured with psutil over the whole tree: how many provers run at once (`workers`), low priority
+for prover processes (nice), and a SIGSTOP/SIGCONT duty cycle on the provers when the tree runs over target.
+One busy prover is 1/cores of the machine, so targets below that need the duty cycle and targets above it need
+provers in parallel.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import threading
+import time
+
+import psutil
+
+__all__ = ["CpuGovernor", "tree_cpu_seconds"]
+
+log = logging.getLogger(__name__)
+
+
+def tree_cpu_seconds(root: psutil.Process | None = None) -> float:
+    """CPU seconds used so far by `root` (default: this process), its reaped children and its live descendants."""
+    me = root or psutil.Process()
+    total = 0.0
+    try:
+        t = me.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        kids = me.children(recursive=True)
+    except psutil.Error:
+        return total
+    for p in kids:
+        try:
+            ct = p.cpu_times()
+            total += ct.user + ct.system
+        except psutil.Error:
+            continue
+    return total
+
+
+class CpuGovernor:
+    """Duty-cycle controller for the process tree's CPU use, as a fraction of the whole machine."""
+
+    def __init__(self, target: float = 0.5, *, cores: int | None = None, period: float = 0.2,
+                 max_workers: int | None = None, nice: int = 10) -> None:
+        if not 0.05 <= target <= 1.0:
+            raise ValueError("cpu target must be between 0.05 and 1.0")
+        self.cores = cores or psutil.cpu_count() or 1
+        self.target = target
+        self.period = period
+        self.nice = nice
+        self._max_workers = max_workers
+        self._pause = 0.0  # fraction of each period the provers are stopped
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._me = psutil.Process(os.getpid())
+        self._niced: set[int] = set()
+        self._samples: list[tuple[float, float]] = []  # (time, tree cpu seconds)
+        self.last_fraction = 0.0
+
+    @property
+    def workers(self) -> int:
+        """How many provers may run at once for this target."""
+        n = max(1, math.ceil(self.target * self.cores - 1e-9))
+        return min(n, self._max_workers) if self._max_workers else n
+
+    def set_target(self, target: float) -> None:
+        """Change the target while running."""
+        self.target = min(1.0, max(0.05, target))
+
+    def start(self) -> "CpuGovernor":
+        """Start the control thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="cpu-governor", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop controlling and resume every paused prover."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        self._signal_children(signal.SIGCONT)
+
+    def __enter__(self) -> "CpuGovernor":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def tree_cpu_seconds(self) -> float:
+        """CPU seconds used so far by this process tree."""
+        return tree_cpu_seconds(self._me)
+
+    def _children(self) -> list[psutil.Process]:
+        try:
+            return self._me.children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _signal_children(self, sig: int) -> None:
+        for p in self._children():
+            try:
+                p.send_signal(sig)
+            except psutil.Error:
+                continue
+
+    def _renice(self, kids: list[psutil.Process]) -> None:
+        for p in kids:
+            if p.pid in self._niced:
+                continue
+            self._niced.add(p.pid)
+            try:
+                if p.nice() < self.nice:
+                    p.nice(self.nice)
+            except psutil.Error:
+                continue
+
+    def _loop(self) -> None:
+        last_t, last_cpu = time.monotonic(), self.tree_cpu_seconds()
+        ewma = 0.0
+        while not self._stop.is_set():
+            kids = self._children()
+            self._renice(kids)
+            run_for = self.period * (1.0 - self._pause)
+            stop_for = self.period * self._pause
+            if stop_for > 0.005 and kids:
+                self._stop.wait(run_for)
+                for p in kids:
+                    try:
+                        p.send_signal(signal.SIGSTOP)
+                    except psutil.Error:
+                        pass
+                self._stop.wait(stop_for)
+                for p in kids:
+                    try:
+                        p.send_signal(signal.SIGCONT)
+                    except psutil.Error:
+                        pass
+            else:
+                self._stop.wait(self.period)
+            now, cpu = time.monotonic(), self.tree_cpu_seconds()
+            dt = now - last_t
+            if dt <= 0:
+                continue
+            frac = max(0.0, cpu - last_cpu) / dt / self.cores
+            last_t, last_cpu = now, cpu
+            ewma = frac if ewma == 0.0 else 0.6 * ewma + 0.4 * frac
+            self.last_fraction = ewma
+            # integral control of the pause fraction
+            err = frac - self.target
+            self._pause = min(0.95, max(0.0, self._pause + 0.5 * err))
+        self._signal_children(signal.SIGCONT)

@@ -1,0 +1,188 @@
+"""The ledger: every attempt, goal status and proof of a project, in SQLite under `<project>/.auto-prove/`.
+
+Each attempt is committed as it happens (WAL journal), so a run killed with SIGKILL loses at most the attempt in
+flight; a goal that was being searched when the run died is simply searched again. A write that fails (disk full,
+read-only folder) raises `LedgerError` once and the ledger carries on in memory, so a run never stops for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal
+
+from .errors import LedgerError
+
+__all__ = ["Ledger", "GoalRecord", "GoalStatus", "LEDGER_DIR"]
+
+log = logging.getLogger(__name__)
+
+LEDGER_DIR = ".auto-prove"
+GoalStatus = Literal["queued", "searching", "proved", "exhausted", "timeout", "error"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS goals (
+    key TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    lemma TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    proof TEXT,
+    budget_s REAL NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    verified INTEGER NOT NULL DEFAULT 0,
+    file_digest TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    strategy TEXT NOT NULL DEFAULT '',
+    header TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    tactic TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_key ON attempts(key);
+"""
+
+
+@dataclass(frozen=True)
+class GoalRecord:
+    """A goal's row in the ledger."""
+
+    key: str
+    file: str
+    lemma: str
+    line: int
+    kind: str
+    status: GoalStatus
+    proof: str | None
+    budget_s: float
+    seconds: float
+    attempts: int
+    verified: bool
+    file_digest: str
+    message: str = ""
+    strategy: str = ""
+    header: str = ""  # import lines the proof needs at the top of the file
+
+
+class Ledger:
+    """SQLite-backed record of a project's proof search; safe to share between worker threads."""
+
+    def __init__(self, root: Path, *, in_memory: bool = False) -> None:
+        self.root = Path(root)
+        self.path = self.root / LEDGER_DIR / "ledger.sqlite"
+        self._lock = threading.Lock()
+        self.degraded: str | None = None
+        if in_memory:
+            self._db = self._connect(":memory:")
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect(str(self.path))
+        except (OSError, sqlite3.Error) as e:
+            raise LedgerError(f"cannot open ledger {self.path}: {e}") from e
+
+    @staticmethod
+    def _connect(where: str) -> sqlite3.Connection:
+        db = sqlite3.connect(where, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        return db
+
+    def _write(self, sql: str, args: tuple[object, ...]) -> None:
+        with self._lock:
+            try:
+                self._db.execute(sql, args)
+            except sqlite3.Error as e:
+                if self.degraded is None:
+                    self._degrade(e)
+                    self._db.execute(sql, args)
+                    raise LedgerError(f"ledger write failed ({e}); continuing in memory") from e
+                raise LedgerError(f"ledger write failed: {e}") from e
+
+    def _degrade(self, err: Exception) -> None:
+        """Move to an in-memory copy so the run goes on; keeps what was already recorded."""
+        log.error("ledger %s unwritable (%s): continuing in memory", self.path, err)
+        mem = self._connect(":memory:")
+        try:
+            for table in ("goals", "attempts"):
+                rows = self._db.execute(f"SELECT * FROM {table}").fetchall()
+                if rows:
+                    marks = ",".join("?" * len(rows[0]))
+                    mem.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", rows)
+        except sqlite3.Error:
+            pass
+        self._db = mem
+        self.degraded = str(err)
+
+    def record_attempt(self, key: str, strategy: str, tactic: str, outcome: str, seconds: float) -> None:
+        """Append one tactic attempt (committed at once)."""
+        self._write(
+            "INSERT INTO attempts(key, strategy, tactic, outcome, seconds, at) VALUES (?,?,?,?,?,?)",
+            (key, strategy, tactic, outcome, seconds, time.time()),
+        )
+
+    def upsert_goal(self, rec: GoalRecord) -> None:
+        """Insert or replace a goal's row."""
+        self._write(
+            "INSERT OR REPLACE INTO goals(key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts,"
+            " verified, file_digest, message, strategy, header, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rec.key, rec.file, rec.lemma, rec.line, rec.kind, rec.status, rec.proof, rec.budget_s,
+                rec.seconds, rec.attempts, int(rec.verified), rec.file_digest, rec.message, rec.strategy,
+                rec.header, time.time(),
+            ),
+        )
+
+    def goal(self, key: str) -> GoalRecord | None:
+        """The row of one goal, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts, verified,"
+                " file_digest, message, strategy, header FROM goals WHERE key=?",
+                (key,),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def goals(self) -> Iterator[GoalRecord]:
+        """Every goal row, by file and line."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts, verified,"
+                " file_digest, message, strategy, header FROM goals ORDER BY file, line"
+            ).fetchall()
+        return iter([_record(r) for r in rows])
+
+    def attempt_count(self, key: str | None = None) -> int:
+        """Number of recorded attempts (of one goal, or of all)."""
+        with self._lock:
+            if key is None:
+                return int(self._db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM attempts WHERE key=?", (key,)).fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+
+def _record(row: tuple[object, ...]) -> GoalRecord:
+    return GoalRecord(
+        key=str(row[0]), file=str(row[1]), lemma=str(row[2]), line=int(row[3]),  # type: ignore[arg-type]
+        kind=str(row[4]), status=row[5], proof=row[6], budget_s=float(row[7]),  # type: ignore[arg-type]
+        seconds=float(row[8]), attempts=int(row[9]), verified=bool(row[10]),  # type: ignore[arg-type]
+        file_digest=str(row[11]), message=str(row[12]), strategy=str(row[13]), header=str(row[14]),
+    )

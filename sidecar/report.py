@@ -1,0 +1,71 @@
+"""Rendering of results: the stable JSON documents and the rich terminal report/progress."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .scheduler import GoalOutcome
+
+__all__ = ["prove_json", "write_json", "goal_table", "progress_bar", "STATUS_STYLE"]
+
+STATUS_STYLE = {"proved": "green", "exhausted": "yellow", "timeout": "yellow", "error": "red", "queued": "dim",
+                "searching": "cyan"}
+
+
+def prove_json(outcomes: Sequence[GoalOutcome], wall_s: float, cpu_fraction: float) -> dict[str, object]:
+    """The `prove --json` document."""
+    return {
+        "goals": [o.as_json() for o in outcomes],
+        "summary": {
+            "total": len(outcomes),
+            "proved": sum(1 for o in outcomes if o.status == "proved" and o.verified),
+            "wall_s": round(wall_s, 3),
+            "cpu_fraction": round(cpu_fraction, 3),
+        },
+    }
+
+
+def write_json(path: Path, doc: object) -> None:
+    """Write a JSON document (creating folders), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def goal_table(outcomes: Iterable[GoalOutcome], title: str = "goals", root: Path | None = None) -> Table:
+    """One row per goal: where, what, status, time, attempts, proof."""
+    t = Table(title=title, show_lines=False)
+    for col in ("file:line", "lemma", "kind", "status", "s", "tries", "proof / note"):
+        t.add_column(col, overflow="fold")
+    for o in outcomes:
+        g = o.goal
+        f = str(g.file)
+        if root is not None:
+            try:
+                f = str(g.file.relative_to(root))
+            except ValueError:
+                pass
+        note = " ".join((o.replacement or "").split()) if o.verified else o.message
+        t.add_row(f"{f}:{g.line}", g.lemma, g.kind, f"[{STATUS_STYLE.get(o.status, '')}]{o.status}",
+                  f"{o.seconds:.1f}", str(o.attempts), (note or "")[:160])
+    return t
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress bar used by long CLI runs."""
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console, transient=False)
+
+
+def counts(outcomes: Iterable[GoalOutcome]) -> Counter[str]:
+    """Outcomes per status."""
+    return Counter(o.status for o in outcomes)

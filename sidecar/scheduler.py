@@ -1,0 +1,277 @@
+"""The scheduler: a priority queue of goals, a pool of prover workers under the CPU governor, and the one path
+every goal takes — ledger check → search → verify → ledger.
+
+The CLI, the bank runner and the language server all drive this class; none of them talks to a prover.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Callable, Literal
+
+from .errors import AutoProveError, LedgerError, ProverError, SourceError
+from .goals import Goal
+from .governor import CpuGovernor
+from .ledger import GoalRecord, Ledger
+from .provers import open_prover
+from .provers.base import Prover
+from .search import Search, SearchBudget, SearchResult
+from .strategies import SearchContext, strategy_for
+
+__all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "HAMMER_HEADER"]
+
+log = logging.getLogger(__name__)
+
+HAMMER_HEADER = "From Hammer Require Import Hammer Tactics."
+Status = Literal["queued", "searching", "proved", "exhausted", "timeout", "error"]
+
+
+@dataclass(frozen=True)
+class ProveOptions:
+    """Settings of a proving run; cheap to build, named defaults."""
+
+    budget: float = 60.0  # seconds of search per goal
+    cpu: float = 0.5  # fraction of the machine for the whole process tree
+    profile: int = 0
+    tactic_timeout: float = 2.0
+    hammer: bool = False  # load CoqHammer in search sessions (proofs may then need its import)
+    imports: tuple[str, ...] = ()  # Coq import lines search sessions load first; a proof may add them to the file
+    max_provers: int | None = None
+    verify_timeout: float = 300.0
+    enter_timeout: float = 300.0
+    resume: bool = True  # reuse the ledger's proved/exhausted results
+
+
+@dataclass
+class GoalOutcome:
+    """The result for one goal, as reported and written."""
+
+    goal: Goal
+    status: Status = "queued"
+    script: tuple[str, ...] | None = None
+    replacement: str | None = None  # the verified text that replaces the placeholder
+    header: str = ""  # import line the proof needs at the top of the file ("" if none)
+    seconds: float = 0.0
+    attempts: int = 0
+    verified: bool = False
+    strategy: str = ""
+    strategies: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+    from_ledger: bool = False
+    remaining: str = ""  # the best partial state's goals, for reports and hovers
+
+    def as_json(self) -> dict[str, object]:
+        """The stable JSON row (field names are read by other tools)."""
+        g = self.goal
+        return {
+            "file": str(g.file), "line": g.line, "name": g.lemma, "kind": g.kind, "status": self.status,
+            "proof": self.replacement if self.verified else None, "seconds": round(self.seconds, 3),
+            "attempts": self.attempts, "verified": self.verified, "strategy": self.strategy,
+            "header": self.header or None, "message": self.message,
+        }
+
+
+EventSink = Callable[[str, GoalOutcome], None]  # ("queued"|"started"|"progress"|"done", outcome)
+
+
+class Scheduler:
+    """Runs goals through search and verification on a worker pool held to a CPU target."""
+
+    def __init__(self, options: ProveOptions, ledger: Ledger | None = None, *,
+                 on_event: EventSink | None = None) -> None:
+        self.options = options
+        self.ledger = ledger
+        self.on_event = on_event or (lambda kind, out: None)
+        self.governor = CpuGovernor(options.cpu, max_workers=options.max_provers)
+        self._queue: list[tuple[float, int, Goal]] = []
+        self._order = itertools.count()
+        self._lock = threading.Condition()
+        self._cancel = threading.Event()
+        self._ledger_warned = False
+
+    def cancel(self) -> None:
+        """Stop every search at its next prover call."""
+        self._cancel.set()
+        with self._lock:
+            self._lock.notify_all()
+
+    def run(self, goals: list[Goal]) -> list[GoalOutcome]:
+        """Prove `goals` (in file order, files kept together) and return one outcome per goal, in input order."""
+        outcomes = {id(g): GoalOutcome(g) for g in goals}
+        for i, g in enumerate(goals):
+            heapq.heappush(self._queue, (float(i), next(self._order), g))
+            self.on_event("queued", outcomes[id(g)])
+        n = min(self.governor.workers, max(1, len(goals)))
+        with self.governor:
+            threads = [threading.Thread(target=self._worker, args=(outcomes,), name=f"prover-{k}", daemon=True)
+                       for k in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        return [outcomes[id(g)] for g in goals]
+
+    # -- one worker ------------------------------------------------------------------------------------------
+
+    def _worker(self, outcomes: dict[int, GoalOutcome]) -> None:
+        provers: dict[str, Prover] = {}
+        try:
+            while not self._cancel.is_set():
+                with self._lock:
+                    if not self._queue:
+                        return
+                    _, _, goal = heapq.heappop(self._queue)
+                out = outcomes[id(goal)]
+                try:
+                    self._prove_one(goal, out, provers)
+                except AutoProveError as e:
+                    out.status, out.message = "error", str(e)
+                except Exception as e:  # a bug must not take the other goals down with it
+                    log.exception("unexpected failure on %s:%s", goal.file, goal.line)
+                    out.status, out.message = "error", f"internal error: {e!r}"
+                self._record_goal(out)
+                self.on_event("done", out)
+        finally:
+            for p in provers.values():
+                p.close()
+
+    def _prove_one(self, goal: Goal, out: GoalOutcome, provers: dict[str, Prover]) -> None:
+        from .patch import render_replacement
+
+        if self._from_ledger(goal, out):
+            return
+        out.status = "searching"
+        self.on_event("started", out)
+        t0 = time.monotonic()
+        prover = provers.get(goal.backend)
+        if prover is None:
+            prover = provers[goal.backend] = open_prover(goal.backend)
+        env = goal.env
+        headers = self._headers(goal)
+        if headers:
+            env = replace(env, sentences=(*headers, *env.sentences))
+        try:
+            root = prover.enter(env, self.options.enter_timeout)
+        except SourceError as e:
+            out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e.message}", time.monotonic() - t0
+            return
+        except ProverError as e:
+            out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e}", time.monotonic() - t0
+            return
+        ctx = self._context(goal)
+        budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
+                              tactic_timeout=self.options.tactic_timeout)
+
+        def on_attempt(strategy: str, tactic: str, outcome: str, seconds: float) -> None:
+            self._ledger_call(self.ledger.record_attempt, goal.key.digest, strategy, tactic, outcome, seconds) \
+                if self.ledger is not None else None
+
+        def on_progress(r: SearchResult) -> None:
+            out.attempts, out.seconds = r.attempts, time.monotonic() - t0
+            out.strategies = dict(r.strategies)
+            self.on_event("progress", out)
+
+        strat = strategy_for(goal.backend, self.options.profile)
+        result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=self._cancel,
+                        on_progress=on_progress).run(root)
+        out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
+        if result.best is not None and not result.best.finished:
+            out.remaining = "\n\n".join(g.text() for g in result.best.goals)
+        if result.status == "proved" and result.script is not None:
+            out.script = result.script
+            replacement = render_replacement(goal, result.script)
+            verdict, header = self._verify(goal, replacement)
+            if verdict.ok:
+                out.status, out.replacement, out.verified, out.header = "proved", replacement, True, header
+            else:
+                out.status = "exhausted"
+                out.message = "found a script but verification refused it: " + "; ".join(verdict.reasons)
+                log.warning("%s:%s %s", goal.file, goal.line, out.message)
+        elif result.status == "cancelled":
+            out.status = "queued"
+        elif result.status == "error":
+            out.status, out.message = "error", result.message
+        else:
+            out.status = "timeout" if result.status == "timeout" else "exhausted"
+        out.seconds = time.monotonic() - t0
+
+    def _verify(self, goal: Goal, replacement: str):  # type: ignore[no-untyped-def]
+        """Verify without any import first; with the session's imports only if the proof needs them."""
+        from . import verify as verifier
+
+        verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout)
+        headers = self._headers(goal)
+        if verdict.ok or not headers:
+            return verdict, ""
+        with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=headers)
+        return (with_header, "\n".join(headers)) if with_header.ok else (verdict, "")
+
+    def _headers(self, goal: Goal) -> list[str]:
+        """Import lines the search sessions load before the file (and a proof may therefore need)."""
+        if goal.backend != "coq":
+            return []
+        return list(self.options.imports) + ([HAMMER_HEADER] if self.options.hammer else [])
+
+    def _context(self, goal: Goal) -> SearchContext:
+        from .strategies.coq import environment_of
+
+        if goal.backend != "coq":
+            return SearchContext(tactic_timeout=self.options.tactic_timeout)
+        lemmas, defs, ltacs = environment_of(goal.env.sentences)
+        admitted = set(goal.admitted_names)
+        lemmas = tuple((n, s) for n, s in lemmas if n not in admitted and n != goal.lemma)
+        return SearchContext(lemmas=lemmas, definitions=defs, hammer=self.options.hammer,
+                             tactic_timeout=self.options.tactic_timeout, extra={"ltacs": ltacs})
+
+    # -- ledger ----------------------------------------------------------------------------------------------
+
+    def _from_ledger(self, goal: Goal, out: GoalOutcome) -> bool:
+        """Reuse a proved (re-verified) or exhausted-at-this-budget result from an earlier run."""
+        if self.ledger is None or not self.options.resume:
+            return False
+        rec = self.ledger.goal(goal.key.digest)
+        if rec is None:
+            return False
+        if rec.status == "proved" and rec.proof:
+            header = rec.header
+            if rec.file_digest != goal.file_digest:  # the file changed: the stored proof must verify again
+                from . import verify as verifier
+
+                verdict = verifier.verify(goal, rec.proof, timeout=self.options.verify_timeout,
+                                          header=header.split("\n") if header else "")
+                if not verdict.ok:
+                    return False
+            out.status, out.replacement, out.verified, out.header = "proved", rec.proof, True, header
+            out.seconds, out.attempts, out.strategy, out.from_ledger = rec.seconds, rec.attempts, rec.strategy, True
+            return True
+        if rec.status in ("exhausted", "timeout") and rec.budget_s >= self.options.budget:
+            out.status, out.seconds, out.attempts, out.from_ledger = rec.status, rec.seconds, rec.attempts, True
+            out.message = rec.message
+            return True
+        return False
+
+    def _record_goal(self, out: GoalOutcome) -> None:
+        if self.ledger is None or out.from_ledger or out.status == "queued":
+            return
+        g = out.goal
+        rec = GoalRecord(
+            key=g.key.digest, file=str(g.file), lemma=g.lemma, line=g.line, kind=g.kind, status=out.status,
+            proof=out.replacement if out.verified else None, budget_s=self.options.budget, seconds=out.seconds,
+            attempts=out.attempts, verified=out.verified, file_digest=g.file_digest,
+            message=out.message, strategy=out.strategy, header=out.header,
+        )
+        self._ledger_call(self.ledger.upsert_goal, rec)
+
+    def _ledger_call(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except LedgerError as e:
+            if not self._ledger_warned:
+                self._ledger_warned = True
+                log.error("%s", e)

@@ -1,0 +1,53 @@
+"""Tactic sources: for a proof state, the candidate tactics worth trying, cheapest and likeliest first.
+
+A strategy knows the backend's tactic language but nothing of processes, files or editors. Profile 0 is general
+and deterministic; later profiles (learned, retrieval, LLM) slot in behind the same `candidates` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Candidate", "SearchContext", "PROFILES", "strategy_for"]
+
+PROFILES = (0,)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One tactic to try on a state's first goal."""
+
+    tactic: str
+    strategy: str  # family reported in statistics, e.g. "closer", "intro", "induction", "lemma", "hammer"
+    cost: float  # prior cost added to the path cost of the child (lower = likelier)
+    timeout: float  # seconds the prover may spend on it
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What a strategy may know about the goal beyond its state: the environment it can draw on."""
+
+    lemmas: tuple[tuple[str, str], ...] = ()  # (name, statement) of lemmas proved earlier in the file
+    definitions: tuple[str, ...] = ()  # names of definitions/fixpoints in the file, for unfolding
+    hammer: bool = False  # CoqHammer's tactics are loaded in the session
+    tactic_timeout: float = 2.0  # default per-tactic limit for closers
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def strategy_for(backend: str, profile: int = 0):  # type: ignore[no-untyped-def]
+    """Return the candidate generator for a backend and profile.
+
+    Raises:
+        ValueError: no such profile for that backend.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile} does not exist (known: {', '.join(map(str, PROFILES))})")
+    if backend == "coq":
+        from .coq import CoqProfile0
+
+        return CoqProfile0()
+    if backend == "lean":
+        from .lean import LeanProfile0
+
+        return LeanProfile0()
+    raise ValueError(f"no strategies for backend {backend!r}")

@@ -1,0 +1,311 @@
+"""Profile 0 for Coq: general, deterministic tactic candidates for the first goal of a state.
+
+Nothing here names a particular lemma of any benchmark. Candidates come from the shape of the goal (products,
+conjunctions, disjunctions, equalities, existentials), its hypotheses and variables (destruct, induction, rewrite,
+apply), and its environment: lemmas proved earlier in the same file, definitions to unfold, and argument-free
+Ltac tactics the file defines. Costs order the candidates; the search adds them along a path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..canonical import normalize_space
+from ..provers.base import GoalView, ProofState
+from . import Candidate, SearchContext
+
+__all__ = ["CoqProfile0", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
+
+# Closing tactics: (tactic, cost, timeout factor). They either finish the goal or are pruned as no progress.
+_CLOSERS: tuple[tuple[str, float, float], ...] = (
+    ("assumption", 0.5, 0.5),
+    ("reflexivity", 0.5, 0.5),
+    ("discriminate", 0.6, 0.5),
+    ("contradiction", 0.6, 0.5),
+    ("trivial", 0.6, 0.5),
+    ("auto", 0.7, 1.0),
+    ("congruence", 0.8, 1.0),
+    ("lia", 0.8, 1.0),
+    ("tauto", 0.9, 1.0),
+    ("eauto", 1.0, 1.0),
+    ("now intuition", 1.0, 1.0),
+    ("intros; subst; auto", 1.0, 1.0),
+    ("simpl; auto", 1.0, 1.0),
+    ("intros; lia", 1.0, 1.0),
+    ("intros; ring", 1.1, 1.0),
+    ("intros; field", 1.3, 1.0),
+    ("firstorder", 1.2, 1.5),
+    ("nia", 1.4, 1.5),
+    ("auto with *", 1.5, 1.5),
+    ("intros; simpl in *; congruence", 1.3, 1.0),
+    ("intros; split; auto", 1.3, 1.0),
+)
+
+_HAMMER_CLOSERS: tuple[tuple[str, float, float], ...] = (
+    ("sauto", 1.0, 2.0),
+    ("hauto", 1.2, 2.0),
+    ("intros; sauto", 1.2, 2.0),
+)
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_']*"
+_STMT_WORDS = ("Lemma", "Theorem", "Fact", "Remark", "Corollary", "Proposition", "Property")
+_STMT_RE = re.compile(r"^\s*(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Program)\s+)*(" + "|".join(_STMT_WORDS)
+                      + r")\s+(" + _IDENT + r")\b(.*)$", re.S)
+_DEF_RE = re.compile(r"^\s*(?:(?:Local|Global|Program)\s+)*(Definition|Fixpoint|Let|CoFixpoint)\s+(" + _IDENT + r")\b")
+_LTAC_RE = re.compile(r"^\s*(?:(?:Local|Global)\s+)*Ltac\s+(" + _IDENT + r")\s*:=", re.S)
+_PROPISH = re.compile(r"(=|<|>|<>|/\\|\\/|->|<->|~|\bTrue\b|\bFalse\b|\bforall\b|\bexists\b)")
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A hypothesis line split into its names and its type."""
+
+    names: tuple[str, ...]
+    type: str
+    defined: bool = False  # `x := v : T`
+
+
+def parse_hypotheses(hyps: tuple[str, ...]) -> list[Hypothesis]:
+    """Split printed hypotheses like "n, m : nat" or "x := 3 : nat" into names and types."""
+    out = []
+    for h in hyps:
+        h = normalize_space(h)
+        m = re.match(r"^((?:" + _IDENT + r")(?:\s*,\s*" + _IDENT + r")*)\s*(:=|:)\s*(.*)$", h)
+        if not m:
+            continue
+        names = tuple(n.strip() for n in m.group(1).split(","))
+        body = m.group(3)
+        if m.group(2) == ":=":
+            typ = body.rsplit(" : ", 1)[-1]
+            out.append(Hypothesis(names, typ, True))
+        else:
+            out.append(Hypothesis(names, body))
+    return out
+
+
+def _depth_scan(text: str):  # type: ignore[no-untyped-def]
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        yield i, depth
+
+
+def top_level_has(text: str, op: str) -> bool:
+    """True when operator `op` occurs in `text` outside all brackets (and outside a leading binder)."""
+    body = text
+    if body.startswith(("forall ", "exists ", "fun ")):
+        return False
+    for i, depth in _depth_scan(body):
+        if depth == 0 and body.startswith(op, i):
+            return True
+    return False
+
+
+def leading_binders(concl: str) -> list[str]:
+    """Names bound by a leading `forall` of the conclusion, in order."""
+    c = normalize_space(concl)
+    if not c.startswith("forall "):
+        return []
+    comma = None
+    for i, depth in _depth_scan(c):
+        if depth == 0 and c[i] == ",":
+            comma = i
+            break
+    if comma is None:
+        return []
+    head = c[len("forall "):comma]
+    names: list[str] = []
+    for group in re.findall(r"\(([^()]*)\)", head) or [head]:
+        part = group.split(":", 1)[0]
+        names.extend(n for n in part.split() if re.fullmatch(_IDENT, n) and n != "_")
+    return names
+
+
+def symbols(text: str) -> set[str]:
+    """Identifiers and operator symbols of a Coq term, for cheap relevance ranking."""
+    idents = set(re.findall(r"[A-Za-z_][A-Za-z0-9_'.]*", text))
+    ops = set(re.findall(r"\+\+|<=|>=|<>|<->|->|::|[+*\-<>=^]", text))
+    return (idents | ops) - {"forall", "exists", "fun", "match", "with", "end", "as", "in", "let", "if", "then",
+                             "else", "Type", "Prop", "Set"}
+
+
+def rank_lemmas(goal_text: str, lemmas: tuple[tuple[str, str], ...], k: int) -> list[str]:
+    """The `k` environment lemmas whose statements share the most (rare) symbols with the goal."""
+    want = symbols(goal_text)
+    if not want or not lemmas:
+        return []
+    freq: dict[str, int] = {}
+    sym_of = []
+    for name, stmt in lemmas:
+        s = symbols(stmt)
+        sym_of.append((name, s))
+        for x in s:
+            freq[x] = freq.get(x, 0) + 1
+    scored = []
+    for idx, (name, s) in enumerate(sym_of):
+        shared = want & s
+        if not shared:
+            continue
+        score = sum(1.0 / freq[x] for x in shared) + 0.001 * idx  # later (closer) lemmas break ties
+        scored.append((score, name))
+    scored.sort(reverse=True)
+    return [n for _, n in scored[:k]]
+
+
+def environment_of(sentences: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]:
+    """Lemmas (name, statement), definition names and argument-free Ltac names found in environment sentences."""
+    lemmas: list[tuple[str, str]] = []
+    defs: list[str] = []
+    ltacs: list[str] = []
+    for i, s in enumerate(sentences[:-1] if sentences else ()):
+        text = _strip_comments(s)
+        m = _STMT_RE.match(text)
+        if m:
+            lemmas.append((m.group(2), normalize_space(m.group(3))))
+            continue
+        m2 = _DEF_RE.match(text)
+        if m2:
+            defs.append(m2.group(2))
+            continue
+        m3 = _LTAC_RE.match(text)
+        if m3:
+            ltacs.append(m3.group(1))
+    return tuple(lemmas), tuple(dict.fromkeys(defs)), tuple(dict.fromkeys(ltacs))
+
+
+def _strip_comments(s: str) -> str:
+    out, depth, i = [], 0, 0
+    while i < len(s):
+        if s.startswith("(*", i):
+            depth += 1
+            i += 2
+        elif depth and s.startswith("*)", i):
+            depth -= 1
+            i += 2
+        else:
+            if not depth:
+                out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+class CoqProfile0:
+    """Deterministic candidates for Coq goals."""
+
+    backend = "coq"
+
+    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> list[Candidate]:
+        """Candidates for the first goal of `state`, sorted by cost."""
+        if not state.goals:
+            return []
+        g: GoalView = state.goals[0]
+        t = ctx.tactic_timeout
+        concl = normalize_space(g.conclusion)
+        hyps = parse_hypotheses(g.hypotheses)
+        out: list[Candidate] = []
+
+        def add(tac: str, strategy: str, cost: float, tf: float = 1.0) -> None:
+            out.append(Candidate(tac, strategy, cost, max(0.05, t * tf)))
+
+        for tac, cost, tf in _CLOSERS:
+            add(tac, "closer", cost, tf)
+        if ctx.hammer:
+            for tac, cost, tf in _HAMMER_CLOSERS:
+                add(tac, "sauto", cost, tf)
+
+        product = concl.startswith("forall ") or concl.startswith("~") or top_level_has(concl, "->")
+        if product:
+            add("intros", "intro", 0.3)
+        if top_level_has(concl, "/\\") or top_level_has(concl, "<->"):
+            add("split", "split", 0.5)
+        if top_level_has(concl, "\\/"):
+            add("left", "split", 1.2)
+            add("right", "split", 1.2)
+        if concl.startswith("exists "):
+            add("eexists", "exists", 1.0)
+            for h in hyps:
+                if not _PROPISH.search(h.type):
+                    for n in h.names:
+                        add(f"exists {n}", "exists", 1.5)
+        if top_level_has(concl, "="):
+            add("f_equal", "congr", 1.5)
+            add("symmetry", "congr", 2.5)
+        if concl == "False":
+            add("exfalso", "congr", 3.0)
+        add("constructor", "constructor", 1.2)
+        add("econstructor", "constructor", 2.0)
+        add("simpl", "simpl", 0.8)
+        add("simpl in *", "simpl", 1.2)
+        add("subst", "subst", 1.0)
+        add("split; intros", "split", 2.0)
+        add("intuition", "intuition", 1.5)
+
+        # variables: case analysis and induction (leading binders first: induction before intros keeps the
+        # later quantifiers in the goal, i.e. generalizes the induction hypothesis)
+        for i, b in enumerate(leading_binders(concl)[:4]):
+            add(f"induction {b}", "induction", 1.5 + 0.2 * i)
+            add(f"induction {b}; simpl; auto", "induction", 1.6 + 0.2 * i)
+            add(f"destruct {b}", "destruct", 1.8 + 0.2 * i)
+        for h in hyps:
+            if h.defined:
+                continue
+            propish = bool(_PROPISH.search(h.type)) or h.type[:1].isupper() and " " in h.type
+            for n in h.names:
+                if propish:
+                    self._hypothesis_candidates(add, n, h.type, concl)
+                else:
+                    if h.type in ("Type", "Set", "Prop") or h.type.startswith("Type"):
+                        continue
+                    add(f"induction {n}", "induction", 2.0)
+                    add(f"induction {n}; simpl; auto", "induction", 2.0)
+                    add(f"destruct {n}", "destruct", 2.0)
+                    add(f"destruct {n}; simpl; auto", "destruct", 2.2)
+
+        # the environment: lemmas proved earlier, definitions, the file's own tactics
+        goal_text = concl + " " + " ".join(h.type for h in hyps)
+        for i, name in enumerate(rank_lemmas(goal_text, ctx.lemmas, 8)):
+            c = 1.6 + 0.25 * i
+            add(f"apply {name}", "lemma", c)
+            add(f"eapply {name}", "lemma", c + 0.4)
+            add(f"rewrite {name}", "lemma", c + 0.3)
+            add(f"rewrite <- {name}", "lemma", c + 0.5)
+            add(f"intros; apply {name}; auto", "lemma", c + 0.2)
+        top = rank_lemmas(goal_text, ctx.lemmas, 6)
+        if top:
+            add("eauto using " + ", ".join(top), "lemma", 1.4, 1.5)
+            add("intros; eauto using " + ", ".join(top), "lemma", 1.6, 1.5)
+        for d in ctx.definitions:
+            if re.search(r"\b" + re.escape(d) + r"\b", goal_text):
+                add(f"unfold {d}", "unfold", 1.2)
+                add(f"unfold {d} in *", "unfold", 1.6)
+        for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
+            add(str(name), "ltac", 1.8)
+        if ctx.hammer and depth <= 1:
+            out.append(Candidate("hammer", "hammer", 4.0, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
+        out.sort(key=lambda c: c.cost)
+        seen: set[str] = set()
+        uniq = []
+        for c in out:
+            if c.tactic not in seen:
+                seen.add(c.tactic)
+                uniq.append(c)
+        return uniq
+
+    @staticmethod
+    def _hypothesis_candidates(add, n: str, typ: str, concl: str) -> None:  # type: ignore[no-untyped-def]
+        typ = normalize_space(typ)
+        if top_level_has(typ, "/\\") or top_level_has(typ, "\\/") or typ.startswith("exists ") or top_level_has(typ, "<->"):
+            add(f"destruct {n}", "destruct", 1.0)
+        if top_level_has(typ, "=") and not top_level_has(typ, "->"):
+            add(f"rewrite {n}", "rewrite", 1.3)
+            add(f"rewrite <- {n}", "rewrite", 1.6)
+            add(f"rewrite {n} in *", "rewrite", 2.2)
+        add(f"apply {n}", "apply", 1.4)
+        add(f"eapply {n}", "apply", 2.0)
+        add(f"inversion {n}", "inversion", 2.5)
+        add(f"destruct {n}", "destruct", 2.6)
+        add(f"induction {n}", "induction", 3.0)

@@ -1,0 +1,153 @@
+"""The headless core shared by the CLI, the bank runner and the language server: which files, which goals, and
+writing verified proofs back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .errors import AutoProveError, SourceError
+from .goals import FileGoals, Goal, find_goals
+from .scheduler import GoalOutcome
+
+__all__ = ["SUFFIXES", "backend_for", "collect_files", "discover", "FileProblem", "write_verified", "WriteReport",
+           "project_root"]
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".v": "coq", ".lean": "lean"}
+_SKIP_DIRS = {".git", ".auto-prove", "_build", "node_modules", ".lake", "__pycache__", "_opam"}
+
+
+def backend_for(path: Path, backend: str = "auto") -> str | None:
+    """The backend that handles `path` ("auto" decides by suffix); None if the file is not a proof source."""
+    b = SUFFIXES.get(path.suffix)
+    if backend == "auto":
+        return b
+    return backend if b == backend else None
+
+
+def collect_files(paths: Iterable[Path], backend: str = "auto") -> list[Path]:
+    """Proof source files under `paths` (files taken as given, folders searched), sorted, without duplicates."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p).resolve()
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and backend_for(f, backend) and not (set(f.relative_to(p).parts[:-1]) & _SKIP_DIRS) \
+                        and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]):
+                    out.append(f)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise SourceError("no such file or folder", file=p)
+    return list(dict.fromkeys(out))
+
+
+def project_root(files: Sequence[Path]) -> Path:
+    """Where the ledger lives: the nearest folder holding a _CoqProject/lakefile above the first file, else the
+    common folder of all files."""
+    if not files:
+        return Path.cwd()
+    first = files[0].resolve()
+    for d in [first.parent, *first.parent.parents]:
+        if any((d / m).exists() for m in ("_CoqProject", "lakefile.lean", "lakefile.toml", "lean-toolchain")):
+            return d
+    common = Path(*Path(first).parts)
+    import os
+
+    common = Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
+    return common
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file (part) that could not be used, with where and why."""
+
+    file: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+
+
+def discover(files: Sequence[Path], backend: str = "auto",
+             on_file: Callable[[Path, FileGoals | None], None] | None = None) -> tuple[list[Goal], list[FileProblem]]:
+    """Find the goals of every file; a file that fails is reported and the others go on."""
+    goals: list[Goal] = []
+    problems: list[FileProblem] = []
+    for f in files:
+        b = backend_for(f, backend) or backend
+        try:
+            fg = find_goals(f, b)
+        except AutoProveError as e:
+            line = getattr(e, "line", None)
+            msg = getattr(e, "message", None) or str(e)
+            problems.append(FileProblem(f, line, msg))
+            if on_file:
+                on_file(f, None)
+            continue
+        if fg.error:
+            problems.append(FileProblem(f, fg.error_line, fg.error))
+        goals.extend(fg.goals)
+        if on_file:
+            on_file(f, fg)
+    return goals, problems
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What `write_verified` did to one file."""
+
+    file: Path
+    written: int
+    skipped: int
+    message: str = ""
+
+
+def write_verified(outcomes: Sequence[GoalOutcome], verify_timeout: float = 300.0) -> list[WriteReport]:
+    """Patch each file in place with its verified proofs only, so that it still compiles.
+
+    The combined patch of a file is verified once more and exactly the bytes that were checked are written. If
+    the combination is refused, proofs are added one by one, each kept only if the file still verifies. A file
+    changed on disk since its goals were found is skipped.
+    """
+    from .patch import write_file_atomically
+    from .verify import verify_file
+
+    by_file: dict[Path, list[GoalOutcome]] = defaultdict(list)
+    for o in outcomes:
+        if o.status == "proved" and o.verified and o.replacement is not None:
+            by_file[o.goal.file].append(o)
+    reports = []
+    for f, outs in by_file.items():
+        data = f.read_bytes()
+        if hashlib.sha256(data).hexdigest() != outs[0].goal.file_digest:
+            reports.append(WriteReport(f, 0, len(outs), "file changed on disk since its goals were found; not written"))
+            continue
+
+        def check(chosen: list[GoalOutcome]) -> bytes | None:
+            headers = sorted({o.header for o in chosen if o.header})
+            v = verify_file(f, [(o.goal, o.replacement or "") for o in chosen], original=data,
+                            timeout=verify_timeout, header=headers)
+            return v.patched if v.ok else None
+
+        patched = check(outs)
+        kept = outs
+        if patched is None:
+            kept = []
+            for o in outs:
+                trial = check(kept + [o])
+                if trial is not None:
+                    kept, patched = kept + [o], trial
+        if kept and patched is not None:
+            write_file_atomically(f, patched)
+        reports.append(WriteReport(f, len(kept), len(outs) - len(kept),
+                                   "" if len(kept) == len(outs) else "some proofs were refused when combined"))
+    return reports

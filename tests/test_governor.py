@@ -1,0 +1,38 @@
+"""The CPU governor: worker counts per target, duty cycle on a busy child, nothing left stopped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from sidecar.governor import CpuGovernor, tree_cpu_seconds
+
+
+def test_workers_follow_target() -> None:
+    assert CpuGovernor(0.5, cores=2).workers == 1
+    assert CpuGovernor(1.0, cores=2).workers == 2
+    assert CpuGovernor(0.25, cores=2).workers == 1
+    assert CpuGovernor(0.75, cores=4).workers == 3
+    assert CpuGovernor(1.0, cores=8, max_workers=2).workers == 2
+    with pytest.raises(ValueError):
+        CpuGovernor(0.0)
+
+
+def test_duty_cycle_holds_a_busy_child_below_one_core() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        gov = CpuGovernor(0.1, cores=psutil.cpu_count() or 2, period=0.1)
+        with gov:
+            time.sleep(1.5)  # let the controller settle
+            c0, t0 = tree_cpu_seconds(), time.monotonic()
+            time.sleep(3.0)
+            frac_of_one_core = (tree_cpu_seconds() - c0) / (time.monotonic() - t0)
+        assert frac_of_one_core < 0.7, frac_of_one_core  # unthrottled it would be ~1.0
+        assert psutil.Process(busy.pid).status() != psutil.STATUS_STOPPED
+    finally:
+        busy.kill()
+        busy.wait()
