@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import AutoProveError, LedgerError, ProverUnavailable
@@ -41,7 +42,7 @@ def _require_toolchain(backend: str) -> None:
 
     why = missing_toolchain(backend)
     if why:
-        err.print(f"[red]error:[/] {why}")
+        err.print(f"[red]error:[/] {escape(why)}")
         raise typer.Exit(2)
 
 
@@ -78,7 +79,7 @@ def prove(
     try:
         files = collect_files(paths, backend)
     except AutoProveError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
     for b in sorted({backend_for(f, backend) or backend for f in files}):
         _require_toolchain(b)
@@ -87,14 +88,14 @@ def prove(
     with progress_bar(console) as progress:
         task = progress.add_task("finding goals", total=len(files), detail="")
         goals, problems = discover(files, backend, on_file=lambda f, fg: progress.update(
-            task, advance=1, detail=f.name))
+            task, advance=1, detail=escape(f.name)))
         for p in problems:
-            err.print(f"[red]error:[/] {p}")
+            err.print(f"[red]error:[/] {escape(str(p))}")
         root = project_root(files)
         try:
             ledger = Ledger(root) if goals else None
         except LedgerError as e:
-            err.print(f"[yellow]warning:[/] {e}; continuing without a ledger")
+            err.print(f"[yellow]warning:[/] {escape(str(e))}; continuing without a ledger")
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=tuple(imports or ()), max_provers=max_provers,
@@ -104,7 +105,8 @@ def prove(
 
         def on_event(kind: str, out) -> None:  # type: ignore[no-untyped-def]
             if kind == "started":
-                progress.update(search_task, detail=f"{out.goal.lemma} ({out.goal.file.name}:{out.goal.line})")
+                progress.update(search_task,
+                                detail=escape(f"{out.goal.lemma} ({out.goal.file.name}:{out.goal.line})"))
             elif kind == "done":
                 done["proved"] += out.status == "proved"
                 progress.update(search_task, advance=1, detail=f"{done['proved']} proved")
@@ -119,7 +121,7 @@ def prove(
     if write:
         for r in write_verified(outcomes):
             note = f" ({r.message})" if r.message else ""
-            console.print(f"wrote {r.written} proof(s) to {r.file}{note}")
+            console.print(escape(f"wrote {r.written} proof(s) to {r.file}{note}"))
     console.print(goal_table(outcomes, root=root))
     doc = prove_json(outcomes, wall, cpu_frac)
     s = doc["summary"]
@@ -158,7 +160,7 @@ def bank(
                       limit=limit, bank_file=bank_file, hammer=hammer, tactic_timeout=tactic_timeout)
         run_bank(run, console=console, json_out=json_out)
     except ValueError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
 
 
@@ -173,12 +175,17 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
 
     root = path.resolve()
     if not (root / LEDGER_DIR / "ledger.sqlite").exists():
-        console.print(f"no ledger under {root} (run `auto-prove prove` there first)")
+        console.print(escape(f"no ledger under {root} (run `auto-prove prove` there first)"))
         return
-    led = Ledger(root)
-    recs = list(led.goals())
+    try:
+        led = Ledger(root)
+        recs = list(led.goals())
+        n_attempts = led.attempt_count()
+    except LedgerError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(1)
     c = Counter(r.status for r in recs)
-    t = Table(title=f"ledger {led.path}")
+    t = Table(title=escape(f"ledger {led.path}"))
     for col in ("file:line", "lemma", "status", "s", "tries"):
         t.add_column(col)
     for r in recs:
@@ -187,10 +194,10 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
             f = str(Path(r.file).relative_to(root))
         except ValueError:
             pass
-        t.add_row(f"{f}:{r.line}", r.lemma, r.status, f"{r.seconds:.1f}", str(r.attempts))
+        t.add_row(escape(f"{f}:{r.line}"), escape(r.lemma), r.status, f"{r.seconds:.1f}", str(r.attempts))
     console.print(t)
     console.print(f"goals {len(recs)}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
-                  + f"; attempts recorded {led.attempt_count()}")
+                  + f"; attempts recorded {n_attempts}")
     led.close()
 
 

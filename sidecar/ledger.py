@@ -7,6 +7,7 @@ read-only folder) raises `LedgerError` once and the ledger carries on in memory,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -149,7 +150,7 @@ class Ledger:
 
     def goal(self, key: str) -> GoalRecord | None:
         """The row of one goal, if any."""
-        with self._lock:
+        with self._lock, self._reading():
             row = self._db.execute(
                 "SELECT key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts, verified,"
                 " file_digest, message, strategy, header FROM goals WHERE key=?",
@@ -159,7 +160,7 @@ class Ledger:
 
     def goals(self) -> Iterator[GoalRecord]:
         """Every goal row, by file and line."""
-        with self._lock:
+        with self._lock, self._reading():
             rows = self._db.execute(
                 "SELECT key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts, verified,"
                 " file_digest, message, strategy, header FROM goals ORDER BY file, line"
@@ -168,10 +169,18 @@ class Ledger:
 
     def attempt_count(self, key: str | None = None) -> int:
         """Number of recorded attempts (of one goal, or of all)."""
-        with self._lock:
+        with self._lock, self._reading():
             if key is None:
                 return int(self._db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0])
             return int(self._db.execute("SELECT COUNT(*) FROM attempts WHERE key=?", (key,)).fetchone()[0])
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Translate a failed read (corrupt database, I/O error) into LedgerError."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise LedgerError(f"ledger {self.path} unreadable: {e}") from e
 
     def close(self) -> None:
         """Close the database."""

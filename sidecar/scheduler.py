@@ -164,7 +164,7 @@ class Scheduler:
         except ProverError as e:
             out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e}", time.monotonic() - t0
             return
-        ctx = self._context(goal)
+        ctx = self._context(goal, prover)
         budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout)
 
@@ -218,8 +218,8 @@ class Scheduler:
             return []
         return list(self.options.imports) + ([HAMMER_HEADER] if self.options.hammer else [])
 
-    def _context(self, goal: Goal) -> SearchContext:
-        from .strategies.coq import environment_of
+    def _context(self, goal: Goal, prover: Prover) -> SearchContext:
+        from .strategies.coq import CoqPremises, environment_of
 
         if goal.backend != "coq":
             return SearchContext(tactic_timeout=self.options.tactic_timeout)
@@ -227,7 +227,9 @@ class Scheduler:
         admitted = set(goal.admitted_names)
         lemmas = tuple((n, s) for n, s in lemmas if n not in admitted and n != goal.lemma)
         return SearchContext(lemmas=lemmas, definitions=defs, hammer=self.options.hammer,
-                             tactic_timeout=self.options.tactic_timeout, extra={"ltacs": ltacs})
+                             tactic_timeout=self.options.tactic_timeout,
+                             extra={"ltacs": ltacs, "premises": CoqPremises(prover), "lemma": goal.lemma,
+                                    "hammer_timeout": max(20.0, 0.5 * self.options.budget)})
 
     # -- ledger ----------------------------------------------------------------------------------------------
 
@@ -235,7 +237,11 @@ class Scheduler:
         """Reuse a proved (re-verified) or exhausted-at-this-budget result from an earlier run."""
         if self.ledger is None or not self.options.resume:
             return False
-        rec = self.ledger.goal(goal.key.digest)
+        try:
+            rec = self.ledger.goal(goal.key.digest)
+        except LedgerError as e:  # an unreadable ledger (corrupt file) must not cost the goal: search it
+            self._warn_ledger(e)
+            return False
         if rec is None:
             return False
         if rec.status == "proved" and rec.proof:
@@ -247,6 +253,9 @@ class Scheduler:
                                           header=header.split("\n") if header else "")
                 if not verdict.ok:
                     return False
+                # checked against the file as it is now: record that, so the next run does not check again
+                self._ledger_call(self.ledger.upsert_goal, replace(rec, file=str(goal.file), line=goal.line,
+                                                                   file_digest=goal.file_digest))
             out.status, out.replacement, out.verified, out.header = "proved", rec.proof, True, header
             out.seconds, out.attempts, out.strategy, out.from_ledger = rec.seconds, rec.attempts, rec.strategy, True
             return True
@@ -272,6 +281,9 @@ class Scheduler:
         try:
             fn(*args)
         except LedgerError as e:
-            if not self._ledger_warned:
-                self._ledger_warned = True
-                log.error("%s", e)
+            self._warn_ledger(e)
+
+    def _warn_ledger(self, e: LedgerError) -> None:
+        if not self._ledger_warned:
+            self._ledger_warned = True
+            log.error("%s", e)

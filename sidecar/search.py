@@ -177,8 +177,15 @@ class Search:
         return finish("exhausted")
 
     def _reconstruct(self, state: ProofState, message: str, timeout: float) -> tuple[str, ...] | None:
-        """Replace a successful `hammer` by the tactic it printed, checked by running it."""
+        """Replace a successful `hammer` by the tactic it printed, checked by running it.
+
+        A reconstruction that cites a lemma of the goal's own name (another module's copy of the very statement)
+        is not a proof of it and is dropped."""
+        own = str(self.ctx.extra.get("lemma", ""))
         for tac in hammer_replacements(message):
+            used = re.findall(r"[A-Za-z_][A-Za-z0-9_'.]*", tac.split("use:", 1)[1]) if "use:" in tac else []
+            if own and any(u.split(".")[-1] == own for u in used):
+                continue
             try:
                 r = self.prover.run(state, tac, timeout)
             except ProverCrashed:

@@ -156,6 +156,93 @@ def rank_lemmas(goal_text: str, lemmas: tuple[tuple[str, str], ...], k: int) -> 
     return [n for _, n in scored[:k]]
 
 
+def _strip_binders(text: str) -> str:
+    """The body of a `forall ..., body` (text itself when it has no leading binder)."""
+    if not text.startswith("forall "):
+        return text
+    for i, depth in _depth_scan(text):
+        if depth == 0 and text[i] == ",":
+            return text[i + 1:].strip()
+    return text
+
+
+_NOTATIONS = ("++", "::", "<=", ">=", "<>", "<", ">", "+", "*", "-", "^", "/", "mod")
+_NOT_CONSTANTS = {"forall", "exists", "fun", "match", "with", "end", "as", "in", "let", "if", "then", "else",
+                  "Type", "Prop", "Set", "return", "fix", "struct", "True", "False", "and", "or", "not", "eq", "iff"}
+
+
+def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
+    """Constants and notation symbols of a goal's conclusion that a `Search` can look lemmas up by."""
+    concl = normalize_space(goal.conclusion)
+    bound: set[str] = set()
+    for h in parse_hypotheses(goal.hypotheses):
+        bound.update(h.names)
+    bound.update(re.findall(r"(?:forall|exists|fun)\s+([^,:=]*?)(?:,|:|=>)", concl) and
+                 " ".join(re.findall(r"(?:forall|exists|fun)\s+([^,:=]*?)(?:,|:|=>)", concl)).replace("(", " ").split())
+    consts: list[str] = []
+    for tok in re.findall(r"[A-Za-z_][A-Za-z0-9_'.]*", concl):
+        if tok in bound or tok in _NOT_CONSTANTS or tok in consts or tok[0].isdigit():
+            continue
+        consts.append(tok)
+    spaced = f" {concl} "
+    notations = [n for n in _NOTATIONS if f" {n} " in spaced]
+    return consts, notations
+
+
+class CoqPremises:
+    """Lemmas from the loaded libraries that fit a goal, found by Coq's own `Search` in the goal's session."""
+
+    def __init__(self, prover: "object", timeout: float = 2.0, keep: int = 10) -> None:
+        self.prover = prover
+        self.timeout = timeout
+        self.keep = keep
+        self._cache: dict[str, list[tuple[str, str]]] = {}
+
+    def __call__(self, state: ProofState) -> list[str]:
+        """Names of the best-fitting library lemmas for the first goal of `state` (cached per goal text)."""
+        if not state.goals:
+            return []
+        g = state.goals[0]
+        consts, notations = search_terms(g)
+        terms = consts[:3] + [f'"{n}"' for n in notations[:2]]
+        key = " ".join(terms)  # goals with the same search terms share one lookup
+        if key not in self._cache:
+            self._cache[key] = self._lookup(state, terms)
+        found = self._cache[key]
+        return rank_lemmas(" ".join(consts + notations), tuple(found), self.keep)
+
+    def _lookup(self, state: ProofState, terms: list[str]) -> list[tuple[str, str]]:
+        queries = []
+        if terms:
+            queries.append("Search " + " ".join(terms))
+        if len(terms) > 1:
+            queries.extend("Search " + t for t in terms)
+        found: dict[str, str] = {}
+        for q in queries:
+            try:
+                r = self.prover.run(state, q, self.timeout)  # type: ignore[attr-defined]
+            except Exception:  # a query is best effort; the search goes on without it
+                break
+            if r.outcome in ("ok", "finished") and r.message.strip():
+                for name, stmt in parse_search_output(r.message)[:400]:
+                    found.setdefault(name, stmt)
+        return list(found.items())
+
+
+def parse_search_output(text: str) -> list[tuple[str, str]]:
+    """(name, statement) pairs from the output of `Search`."""
+    out: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(r"^([A-Za-z_][A-Za-z0-9_'.]*)\s*:\s?(.*)$", line)
+        if m and not line[0].isspace():
+            out.append((m.group(1), m.group(2)))
+        elif out:
+            out[-1] = (out[-1][0], out[-1][1] + " " + line.strip())
+    return out
+
+
 def environment_of(sentences: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]:
     """Lemmas (name, statement), definition names and argument-free Ltac names found in environment sentences."""
     lemmas: list[tuple[str, str]] = []
@@ -250,6 +337,7 @@ class CoqProfile0:
             add(f"induction {b}", "induction", 1.5 + 0.2 * i)
             add(f"induction {b}; simpl; auto", "induction", 1.6 + 0.2 * i)
             add(f"destruct {b}", "destruct", 1.8 + 0.2 * i)
+        data_vars: list[str] = []
         for h in hyps:
             if h.defined:
                 continue
@@ -257,13 +345,20 @@ class CoqProfile0:
             for n in h.names:
                 if propish:
                     self._hypothesis_candidates(add, n, h.type, concl)
-                else:
-                    if h.type in ("Type", "Set", "Prop") or h.type.startswith("Type"):
-                        continue
-                    add(f"induction {n}", "induction", 2.0)
-                    add(f"induction {n}; simpl; auto", "induction", 2.0)
-                    add(f"destruct {n}", "destruct", 2.0)
-                    add(f"destruct {n}; simpl; auto", "destruct", 2.2)
+                elif not (h.type in ("Type", "Set", "Prop") or h.type.startswith("Type")):
+                    data_vars.append(n)
+        for n in data_vars:
+            add(f"induction {n}", "induction", 2.0)
+            add(f"induction {n}; simpl; auto", "induction", 2.0)
+            add(f"induction {n}; intros; simpl; auto", "induction", 2.1)
+            add(f"destruct {n}", "destruct", 2.0)
+            add(f"destruct {n}; simpl; auto", "destruct", 2.2)
+            # generalize the other variables first, so the induction hypothesis quantifies over them
+            others = [m for m in reversed(data_vars) if m != n and re.search(r"\b" + re.escape(m) + r"\b", concl)]
+            if others:
+                gen = "; ".join(f"generalize dependent {m}" for m in others)
+                add(f"{gen}; induction {n}; intros; simpl; auto", "induction", 2.3)
+                add(f"{gen}; induction {n}; intros", "induction", 2.5)
 
         # the environment: lemmas proved earlier, definitions, the file's own tactics
         goal_text = concl + " " + " ".join(h.type for h in hyps)
@@ -278,14 +373,26 @@ class CoqProfile0:
         if top:
             add("eauto using " + ", ".join(top), "lemma", 1.4, 1.5)
             add("intros; eauto using " + ", ".join(top), "lemma", 1.6, 1.5)
+        premises = ctx.extra.get("premises")
+        if callable(premises):
+            names = premises(state)
+            for i, name in enumerate(names):
+                c = 1.9 + 0.25 * i
+                add(f"apply {name}", "premise", c)
+                add(f"rewrite {name}", "premise", c + 0.3)
+                add(f"rewrite <- {name}", "premise", c + 0.5)
+                add(f"eapply {name}", "premise", c + 0.6)
+            if names:
+                add("eauto using " + ", ".join(names[:6]), "premise", 1.5, 1.5)
+                add("intros; eauto using " + ", ".join(names[:6]), "premise", 1.7, 1.5)
         for d in ctx.definitions:
             if re.search(r"\b" + re.escape(d) + r"\b", goal_text):
                 add(f"unfold {d}", "unfold", 1.2)
                 add(f"unfold {d} in *", "unfold", 1.6)
         for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
             add(str(name), "ltac", 1.8)
-        if ctx.hammer and depth <= 1:
-            out.append(Candidate("hammer", "hammer", 4.0, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
+        if ctx.hammer and depth == 0:
+            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
         out.sort(key=lambda c: c.cost)
         seen: set[str] = set()
         uniq = []
@@ -298,10 +405,13 @@ class CoqProfile0:
     @staticmethod
     def _hypothesis_candidates(add, n: str, typ: str, concl: str) -> None:  # type: ignore[no-untyped-def]
         typ = normalize_space(typ)
+        body = _strip_binders(typ)
         if top_level_has(typ, "/\\") or top_level_has(typ, "\\/") or typ.startswith("exists ") or top_level_has(typ, "<->"):
             add(f"destruct {n}", "destruct", 1.0)
-        if top_level_has(typ, "=") and not top_level_has(typ, "->"):
+        if top_level_has(body, "=") and not top_level_has(body, "->") or (
+                body is not typ and top_level_has(body, "=")):
             add(f"rewrite {n}", "rewrite", 1.3)
+            add(f"rewrite {n}; auto", "rewrite", 1.2)
             add(f"rewrite <- {n}", "rewrite", 1.6)
             add(f"rewrite {n} in *", "rewrite", 2.2)
         add(f"apply {n}", "apply", 1.4)
