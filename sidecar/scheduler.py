@@ -152,19 +152,26 @@ class Scheduler:
         prover = provers.get(goal.backend)
         if prover is None:
             prover = provers[goal.backend] = open_prover(goal.backend)
-        env = goal.env
         headers = self._headers(goal)
-        if headers:
-            env = replace(env, sentences=(*headers, *env.sentences))
         try:
-            root = prover.enter(env, self.options.enter_timeout)
+            try:
+                root = prover.enter(replace(goal.env, sentences=(*headers, *goal.env.sentences)),
+                                    self.options.enter_timeout)
+            except SourceError:
+                if not headers:
+                    raise
+                # the imports change how the file itself runs: search this goal in the file's own environment
+                log.warning("%s:%s: the file does not load after %s; searching without it", goal.file, goal.line,
+                            " ".join(headers))
+                headers = []
+                root = prover.enter(goal.env, self.options.enter_timeout)
         except SourceError as e:
             out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e.message}", time.monotonic() - t0
             return
         except ProverError as e:
             out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e}", time.monotonic() - t0
             return
-        ctx = self._context(goal, prover)
+        ctx = self._context(goal, prover, headers)
         budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout)
 
@@ -186,7 +193,7 @@ class Scheduler:
         if result.status == "proved" and result.script is not None:
             out.script = result.script
             replacement = render_replacement(goal, result.script)
-            verdict, header = self._verify(goal, replacement)
+            verdict, header = self._verify(goal, replacement, headers)
             if verdict.ok:
                 out.status, out.replacement, out.verified, out.header = "proved", replacement, True, header
             else:
@@ -201,12 +208,11 @@ class Scheduler:
             out.status = "timeout" if result.status == "timeout" else "exhausted"
         out.seconds = time.monotonic() - t0
 
-    def _verify(self, goal: Goal, replacement: str):  # type: ignore[no-untyped-def]
+    def _verify(self, goal: Goal, replacement: str, headers: list[str]):  # type: ignore[no-untyped-def]
         """Verify without any import first; with the session's imports only if the proof needs them."""
         from . import verify as verifier
 
         verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout)
-        headers = self._headers(goal)
         if verdict.ok or not headers:
             return verdict, ""
         with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=headers)
@@ -218,7 +224,7 @@ class Scheduler:
             return []
         return list(self.options.imports) + ([HAMMER_HEADER] if self.options.hammer else [])
 
-    def _context(self, goal: Goal, prover: Prover) -> SearchContext:
+    def _context(self, goal: Goal, prover: Prover, headers: list[str]) -> SearchContext:
         from .strategies.coq import CoqPremises, environment_of
 
         if goal.backend != "coq":
@@ -226,7 +232,9 @@ class Scheduler:
         lemmas, defs, ltacs = environment_of(goal.env.sentences)
         admitted = set(goal.admitted_names)
         lemmas = tuple((n, s) for n, s in lemmas if n not in admitted and n != goal.lemma)
-        return SearchContext(lemmas=lemmas, definitions=defs, hammer=self.options.hammer,
+        # CoqHammer's tactics are usable without adding anything when the file itself loads them
+        file_has_hammer = any("Hammer" in x and "Require" in x for x in goal.env.sentences)
+        return SearchContext(lemmas=lemmas, definitions=defs, hammer=HAMMER_HEADER in headers or file_has_hammer,
                              tactic_timeout=self.options.tactic_timeout,
                              extra={"ltacs": ltacs, "premises": CoqPremises(prover), "lemma": goal.lemma,
                                     "hammer_timeout": max(20.0, 0.5 * self.options.budget)})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,7 @@ def project_root(files: Sequence[Path]) -> Path:
     for d in [first.parent, *first.parent.parents]:
         if any((d / m).exists() for m in ("_CoqProject", "lakefile.lean", "lakefile.toml", "lean-toolchain")):
             return d
-    common = Path(*Path(first).parts)
-    import os
-
-    common = Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
-    return common
+    return Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..canonical import normalize_space
+from ..coq_source import strip_comments
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
@@ -249,7 +250,7 @@ def environment_of(sentences: tuple[str, ...]) -> tuple[tuple[tuple[str, str], .
     defs: list[str] = []
     ltacs: list[str] = []
     for i, s in enumerate(sentences[:-1] if sentences else ()):
-        text = _strip_comments(s)
+        text = strip_comments(s)
         m = _STMT_RE.match(text)
         if m:
             lemmas.append((m.group(2), normalize_space(m.group(3))))
@@ -263,21 +264,6 @@ def environment_of(sentences: tuple[str, ...]) -> tuple[tuple[tuple[str, str], .
             ltacs.append(m3.group(1))
     return tuple(lemmas), tuple(dict.fromkeys(defs)), tuple(dict.fromkeys(ltacs))
 
-
-def _strip_comments(s: str) -> str:
-    out, depth, i = [], 0, 0
-    while i < len(s):
-        if s.startswith("(*", i):
-            depth += 1
-            i += 2
-        elif depth and s.startswith("*)", i):
-            depth -= 1
-            i += 2
-        else:
-            if not depth:
-                out.append(s[i])
-            i += 1
-    return "".join(out)
 
 
 class CoqProfile0:

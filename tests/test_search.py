@@ -1,0 +1,130 @@
+"""Best-first search on a real coqidetop: proofs found replay, budgets and cancellation hold, states are expanded
+once, hammer reconstructions are parsed and self-citations refused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sidecar.provers.base import Environment, ProofState
+from sidecar.provers.coq import CoqProver
+from sidecar.search import Search, SearchBudget, SearchResult, hammer_replacements
+from sidecar.strategies import Candidate, SearchContext, strategy_for
+from sidecar.strategies.coq import CoqPremises, environment_of, leading_binders, parse_search_output, search_terms
+
+
+def env_for(tmp_path: Path, *sentences: str) -> Environment:
+    f = tmp_path / "T.v"
+    f.write_text("\n".join(sentences) + "\nAdmitted.\n")
+    return Environment(file=f, backend="coq", sentences=tuple(sentences), workdir=tmp_path)
+
+
+@pytest.fixture()
+def prover():
+    p = CoqProver()
+    yield p
+    p.close()
+
+
+def search(prover: CoqProver, env: Environment, seconds: float = 20.0, **kw) -> SearchResult:
+    root = prover.enter(env, 60)
+    lemmas, defs, ltacs = environment_of(env.sentences)
+    ctx = SearchContext(lemmas=lemmas, definitions=defs, extra={"ltacs": ltacs, "premises": CoqPremises(prover)})
+    return Search(prover, strategy_for("coq", 0), ctx, SearchBudget(seconds=seconds), **kw).run(root)
+
+
+def replays(prover: CoqProver, env: Environment, script: tuple[str, ...]) -> bool:
+    state: ProofState = prover.enter(env, 60)
+    for tac in script:
+        r = prover.run(state, tac, 10)
+        if r.outcome not in ("ok", "finished") or r.state is None:
+            return False
+        state = r.state
+    return state.finished
+
+
+def test_finds_a_proof_that_replays_from_the_statement(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, "Require Import Arith.", "Lemma t : forall n : nat, n + 0 = n.")
+    res = search(prover, env)
+    assert res.status == "proved" and res.script
+    assert replays(prover, env, res.script)
+
+
+def test_uses_an_earlier_lemma_of_the_file(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(
+        tmp_path,
+        "Definition P (n : nat) : Prop := n = n.",
+        "Lemma helper : forall n, P n.",
+        "Proof.", "intro n.", "unfold P.", "reflexivity.", "Qed.",
+        "Lemma t : P 3 /\\ P 4.",
+    )
+    res = search(prover, env)
+    assert res.status == "proved" and res.script and replays(prover, env, res.script)
+
+
+def test_induction_with_generalization(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(
+        tmp_path,
+        "Require Import Arith Lia.",
+        "Fixpoint sacc (n acc : nat) : nat := match n with 0 => acc | S k => sacc k (S acc) end.",
+        "Lemma t : forall acc n, sacc n acc = n + acc.",
+    )
+    res = search(prover, env, seconds=40)
+    assert res.status == "proved" and res.script and replays(prover, env, res.script)
+
+
+def test_unprovable_goal_ends_within_budget(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, "Lemma t : forall n : nat, n = S n.")
+    t0 = time.monotonic()
+    res = search(prover, env, seconds=3)
+    assert res.status in ("timeout", "exhausted") and res.script is None
+    assert time.monotonic() - t0 < 3 + 8  # one tactic deadline of slack
+
+
+def test_cancellation_stops_promptly(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, "Lemma t : forall n : nat, n = S n.")
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    t0 = time.monotonic()
+    res = search(prover, env, seconds=60, cancel=cancel)
+    assert res.status == "cancelled"
+    assert time.monotonic() - t0 < 10
+
+
+class _Counting:
+    """A candidate source that records which states were expanded."""
+
+    def __init__(self) -> None:
+        self.inner = strategy_for("coq", 0)
+        self.expanded: list[str] = []
+
+    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> list[Candidate]:
+        self.expanded.append(state.key())
+        return self.inner.candidates(state, ctx, depth)
+
+
+def test_each_distinct_state_is_expanded_once(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, "Lemma t : forall (P Q : Prop), P -> Q -> Q /\\ P /\\ (P \\/ False).")
+    src = _Counting()
+    root = prover.enter(env, 60)
+    Search(prover, src, SearchContext(), SearchBudget(seconds=5, expansions=40)).run(root)
+    assert len(src.expanded) == len(set(src.expanded))
+
+
+def test_hammer_replacements_are_parsed() -> None:
+    msg = ("Reconstructing the proof...\nTactic srun eauto succeeded.\nReplace the hammer tactic with:\n"
+           "\tsrun eauto use: Zorder.Zgt_trans, foo.\n")
+    assert hammer_replacements(msg) == ["srun eauto use: Zorder.Zgt_trans, foo"]
+
+
+def test_goal_shape_helpers() -> None:
+    from sidecar.provers.base import GoalView
+
+    assert leading_binders("forall (n m : nat) (l : list A), n = m") == ["n", "m", "l"]
+    consts, notations = search_terms(GoalView(("A : Type", "l1, l2 : list A"), "Permutation (l1 ++ l2) (l2 ++ l1)"))
+    assert consts == ["Permutation"] and notations == ["++"]
+    assert parse_search_output("a: forall x,\n  x = x\nb : True\n") == [("a", "forall x, x = x"), ("b", "True")]
