@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,8 +56,8 @@ def goal_table(outcomes: Iterable[GoalOutcome], title: str = "goals", root: Path
             except ValueError:
                 pass
         note = " ".join((o.replacement or "").split()) if o.verified else o.message
-        t.add_row(f"{f}:{g.line}", g.lemma, g.kind, f"[{STATUS_STYLE.get(o.status, '')}]{o.status}",
-                  f"{o.seconds:.1f}", str(o.attempts), (note or "")[:160])
+        t.add_row(escape(f"{f}:{g.line}"), escape(g.lemma), g.kind, f"[{STATUS_STYLE.get(o.status, '')}]{o.status}",
+                  f"{o.seconds:.1f}", str(o.attempts), escape((note or "")[:160]))
     return t
 
 

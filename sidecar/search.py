@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Protocol
+from typing import Callable, Iterable, Literal, Protocol
 
 from .errors import ProverCrashed
 from .provers.base import Prover, ProofState
@@ -30,7 +30,7 @@ SearchStatus = Literal["proved", "exhausted", "timeout", "error", "cancelled"]
 
 
 class CandidateSource(Protocol):
-    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> list[Candidate]: ...
+    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> Iterable[Candidate]: ...
 
 
 AttemptSink = Callable[[str, str, str, float], None]  # (strategy, tactic, outcome, seconds)
@@ -44,7 +44,7 @@ class SearchBudget:
     expansions: int = 100_000
     max_depth: int = 10
     tactic_timeout: float = 2.0
-    max_candidates: int = 80  # per expanded state
+    max_candidates: int = 250  # per expanded state
     max_crashes: int = 5
 
 
@@ -133,7 +133,7 @@ class Search:
             res.expansions += 1
             if res.expansions > self.budget.expansions:
                 return finish("exhausted")
-            cands = self.strategy.candidates(node.state, self.ctx, depth)[: self.budget.max_candidates]
+            cands = itertools.islice(self.strategy.candidates(node.state, self.ctx, depth), self.budget.max_candidates)
             for cand in cands:
                 if self.cancel.is_set():
                     return finish("cancelled")

@@ -91,7 +91,7 @@ def discover(files: Sequence[Path], backend: str = "auto",
                 on_file(f, None)
             continue
         if fg.error:
-            problems.append(FileProblem(f, fg.error_line, fg.error))
+            problems.append(FileProblem(f, fg.error_line, fg.error.removeprefix(f"line {fg.error_line}: ")))
         goals.extend(fg.goals)
         if on_file:
             on_file(f, fg)

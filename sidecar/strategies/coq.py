@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from ..canonical import normalize_space
 from ..coq_source import strip_comments
@@ -193,7 +194,7 @@ def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
 class CoqPremises:
     """Lemmas from the loaded libraries that fit a goal, found by Coq's own `Search` in the goal's session."""
 
-    def __init__(self, prover: "object", timeout: float = 2.0, keep: int = 10) -> None:
+    def __init__(self, prover: "object", timeout: float = 1.0, keep: int = 10) -> None:
         self.prover = prover
         self.timeout = timeout
         self.keep = keep
@@ -217,9 +218,11 @@ class CoqPremises:
         if terms:
             queries.append("Search " + " ".join(terms))
         if len(terms) > 1:
-            queries.extend("Search " + t for t in terms)
+            queries.extend("Search " + t for t in terms[:2])
         found: dict[str, str] = {}
         for q in queries:
+            if len(found) >= 5:  # the combined query was specific enough
+                break
             try:
                 r = self.prover.run(state, q, self.timeout)  # type: ignore[attr-defined]
             except Exception:  # a query is best effort; the search goes on without it
@@ -266,15 +269,22 @@ def environment_of(sentences: tuple[str, ...]) -> tuple[tuple[tuple[str, str], .
 
 
 
+def _unique(cands: list[Candidate], seen: set[str]) -> Iterator[Candidate]:
+    for c in cands:
+        if c.tactic not in seen:
+            seen.add(c.tactic)
+            yield c
+
+
 class CoqProfile0:
     """Deterministic candidates for Coq goals."""
 
     backend = "coq"
 
-    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> list[Candidate]:
-        """Candidates for the first goal of `state`, sorted by cost."""
+    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> Iterator[Candidate]:
+        """Candidates for the first goal of `state`: the cheap ones sorted by cost, then library premises."""
         if not state.goals:
-            return []
+            return
         g: GoalView = state.goals[0]
         t = ctx.tactic_timeout
         concl = normalize_space(g.conclusion)
@@ -359,8 +369,21 @@ class CoqProfile0:
         if top:
             add("eauto using " + ", ".join(top), "lemma", 1.4, 1.5)
             add("intros; eauto using " + ", ".join(top), "lemma", 1.6, 1.5)
+        for d in ctx.definitions:
+            if re.search(r"\b" + re.escape(d) + r"\b", goal_text):
+                add(f"unfold {d}", "unfold", 1.2)
+                add(f"unfold {d} in *", "unfold", 1.6)
+        for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
+            add(str(name), "ltac", 1.8)
+        if ctx.hammer and depth == 0:
+            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
+        seen: set[str] = set()
+        yield from _unique(sorted(out, key=lambda c: c.cost), seen)
+        # library premises last: looking them up costs `Search` queries, worth paying only when nothing cheaper
+        # closed the goal (the costs still rank the children they produce)
         premises = ctx.extra.get("premises")
         if callable(premises):
+            out = []
             names = premises(state)
             for i, name in enumerate(names):
                 c = 1.9 + 0.25 * i
@@ -371,22 +394,7 @@ class CoqProfile0:
             if names:
                 add("eauto using " + ", ".join(names[:6]), "premise", 1.5, 1.5)
                 add("intros; eauto using " + ", ".join(names[:6]), "premise", 1.7, 1.5)
-        for d in ctx.definitions:
-            if re.search(r"\b" + re.escape(d) + r"\b", goal_text):
-                add(f"unfold {d}", "unfold", 1.2)
-                add(f"unfold {d} in *", "unfold", 1.6)
-        for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
-            add(str(name), "ltac", 1.8)
-        if ctx.hammer and depth == 0:
-            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
-        out.sort(key=lambda c: c.cost)
-        seen: set[str] = set()
-        uniq = []
-        for c in out:
-            if c.tactic not in seen:
-                seen.add(c.tactic)
-                uniq.append(c)
-        return uniq
+            yield from _unique(sorted(out, key=lambda c: c.cost), seen)
 
     @staticmethod
     def _hypothesis_candidates(add, n: str, typ: str, concl: str) -> None:  # type: ignore[no-untyped-def]
