@@ -236,7 +236,7 @@ class Scheduler:
         file_has_hammer = any("Hammer" in x and "Require" in x for x in goal.env.sentences)
         return SearchContext(lemmas=lemmas, definitions=defs, hammer=HAMMER_HEADER in headers or file_has_hammer,
                              tactic_timeout=self.options.tactic_timeout,
-                             extra={"ltacs": ltacs, "premises": CoqPremises(prover), "lemma": goal.lemma,
+                             extra={"ltacs": ltacs, "premises": CoqPremises(prover, exclude=goal.lemma), "lemma": goal.lemma,
                                     "hammer_timeout": max(20.0, 0.5 * self.options.budget)})
 
     # -- ledger ----------------------------------------------------------------------------------------------

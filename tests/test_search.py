@@ -128,3 +128,14 @@ def test_goal_shape_helpers() -> None:
     consts, notations = search_terms(GoalView(("A : Type", "l1, l2 : list A"), "Permutation (l1 ++ l2) (l2 ++ l1)"))
     assert consts == ["Permutation"] and notations == ["++"]
     assert parse_search_output("a: forall x,\n  x = x\nb : True\n") == [("a", "forall x, x = x"), ("b", "True")]
+
+
+def test_premises_never_include_a_lemma_of_the_goals_own_name(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, "Require Import Arith.", "Lemma add_comm : forall n m : nat, n + m = m + n.")
+    root = prover.enter(env, 60)
+    strict, loose = CoqPremises(prover, exclude="add_comm"), CoqPremises(prover)
+    assert strict(root) and loose(root)
+    found_strict = {n for entries in strict._cache.values() for n, _ in entries}
+    found_loose = {n for entries in loose._cache.values() for n, _ in entries}
+    assert "Nat.add_comm" in found_loose
+    assert found_strict and not any(n.split(".")[-1] == "add_comm" for n in found_strict)

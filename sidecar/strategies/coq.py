@@ -194,8 +194,9 @@ def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
 class CoqPremises:
     """Lemmas from the loaded libraries that fit a goal, found by Coq's own `Search` in the goal's session."""
 
-    def __init__(self, prover: "object", timeout: float = 1.0, keep: int = 10) -> None:
+    def __init__(self, prover: "object", timeout: float = 1.0, keep: int = 10, exclude: str = "") -> None:
         self.prover = prover
+        self.exclude = exclude  # the goal's own lemma name: another module's lemma of that name is no premise
         self.timeout = timeout
         self.keep = keep
         self._cache: dict[str, list[tuple[str, str]]] = {}
@@ -229,6 +230,8 @@ class CoqPremises:
                 break
             if r.outcome in ("ok", "finished") and r.message.strip():
                 for name, stmt in parse_search_output(r.message)[:400]:
+                    if self.exclude and name.split(".")[-1] == self.exclude:
+                        continue
                     found.setdefault(name, stmt)
         return list(found.items())
 
