@@ -212,7 +212,7 @@ class CoqPremises:
         if key not in self._cache:
             self._cache[key] = self._lookup(state, terms)
         found = self._cache[key]
-        return rank_lemmas(" ".join(consts + notations), tuple(found), self.keep)
+        return rank_premises(g.conclusion, consts + notations, found, self.keep)
 
     def _lookup(self, state: ProofState, terms: list[str]) -> list[tuple[str, str]]:
         queries = []
@@ -248,6 +248,21 @@ def parse_search_output(text: str) -> list[tuple[str, str]]:
         elif out:
             out[-1] = (out[-1][0], out[-1][1] + " " + line.strip())
     return out
+
+
+def rank_premises(conclusion: str, terms: list[str], found: list[tuple[str, str]], k: int) -> list[str]:
+    """The `k` premises most like the goal: shared search terms first, then how closely the statement's symbols
+    match the conclusion's (a lemma that states the goal's very shape ranks first), shorter statements first."""
+    want = set(terms)
+    concl = symbols(conclusion)
+    scored = []
+    for i, (name, stmt) in enumerate(found):
+        s = symbols(stmt)
+        shared = len(want & s)
+        jac = len(concl & s) / max(1, len(concl | s))
+        scored.append((-shared, -round(jac, 3), len(stmt), i, name))
+    scored.sort()
+    return [t[-1] for t in scored[:k]]
 
 
 def environment_of(sentences: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]:
