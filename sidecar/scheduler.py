@@ -176,8 +176,8 @@ class Scheduler:
                               tactic_timeout=self.options.tactic_timeout)
 
         def on_attempt(strategy: str, tactic: str, outcome: str, seconds: float) -> None:
-            self._ledger_call(self.ledger.record_attempt, goal.key.digest, strategy, tactic, outcome, seconds) \
-                if self.ledger is not None else None
+            if self.ledger is not None:
+                self._ledger_call(self.ledger.record_attempt, goal.key.digest, strategy, tactic, outcome, seconds)
 
         def on_progress(r: SearchResult) -> None:
             out.attempts, out.seconds = r.attempts, time.monotonic() - t0
