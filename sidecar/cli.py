@@ -25,6 +25,12 @@ err = Console(stderr=True)
 BACKENDS = ("auto", "coq", "lean")
 
 
+def _imports(extra: Optional[list[str]], no_defaults: bool) -> tuple[str, ...]:
+    from .scheduler import DEFAULT_IMPORTS
+
+    return tuple(dict.fromkeys((() if no_defaults else DEFAULT_IMPORTS) + tuple(extra or ())))
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -59,7 +65,10 @@ def prove(
                                 "`From Hammer Require Import Hammer Tactics.` at the top of the file"),
     imports: Optional[list[str]] = typer.Option(None, "--import", help="Coq: an import line the search may use "
                                                 "and add at the top of a file when a proof needs it, e.g. "
-                                                "'From Coq Require Import Lia.' (repeatable)"),
+                                                "'From Coq Require Import Psatz.' (repeatable; added to the "
+                                                "default 'From Coq Require Import Lia.')"),
+    no_default_imports: bool = typer.Option(False, "--no-default-imports", help="Coq: do not load Lia in search "
+                                            "sessions (proofs then never add an import unless --import/--hammer)"),
     tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
     max_provers: Optional[int] = typer.Option(None, help="cap on provers running at once"),
     fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
@@ -98,7 +107,7 @@ def prove(
             err.print(f"[yellow]warning:[/] {escape(str(e))}; continuing without a ledger")
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
-                            hammer=hammer, imports=tuple(imports or ()), max_provers=max_provers,
+                            hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
                             resume=not fresh)
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}

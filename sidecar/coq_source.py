@@ -41,6 +41,9 @@ __all__ = [
     "head_text",
     "classify",
     "byte_to_position",
+    "require_sentences",
+    "loaded_libraries",
+    "parse_libraries",
     "COQC",
 ]
 
@@ -523,3 +526,37 @@ def classify(sentence: str) -> SentenceInfo:
         body = s[len(first) :].rstrip(".")
         return SentenceInfo("decl", first, names=_binder_names(body))
     return SentenceInfo("other", first, hole_word=hole)
+
+
+_REQUIRE = re.compile(r"^\s*(?:From\s+\S+\s+)?Require\b")
+
+
+def require_sentences(sentences: Sequence[str]) -> tuple[str, ...]:
+    """The `Require` sentences among `sentences` (comments stripped), in order."""
+    out = []
+    for s in sentences:
+        text = " ".join(strip_comments(s).split())
+        if _REQUIRE.match(text):
+            out.append(text if text.endswith(".") else text + ".")
+    return tuple(out)
+
+
+_LIBRARY_CACHE: dict[tuple[object, ...], frozenset[str] | None] = {}
+
+
+def loaded_libraries(requires: Sequence[str], args: Sequence[str] = (), load_dir: Path | None = None,
+                     timeout: float = 120.0) -> frozenset[str] | None:
+    """Logical names of every library loaded after `requires` (Coq's `Print Libraries`); None if they fail."""
+    key = (tuple(requires), tuple(args), str(load_dir))
+    if key not in _LIBRARY_CACHE:
+        source = "\n".join(requires) + '\nRedirect "autoprove_libraries" Print Libraries.\n'
+        run = run_coqc(source.encode(), "autoprove_libraries", args, timeout=timeout, load_dir=load_dir,
+                       time_sentences=False)
+        _LIBRARY_CACHE[key] = parse_libraries(run.outputs.get("autoprove_libraries", "")) if run.ok else None
+    return _LIBRARY_CACHE[key]
+
+
+def parse_libraries(text: str) -> frozenset[str]:
+    """Library names from the output of `Print Libraries`."""
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.startswith(" ") and re.fullmatch(r"[A-Za-z0-9_'.]+", line.strip()))

@@ -20,15 +20,18 @@ from .goals import Goal
 from .governor import CpuGovernor
 from .ledger import GoalRecord, Ledger
 from .provers import open_prover
-from .provers.base import Prover
+from .provers.base import Prover, ProofState
 from .search import Search, SearchBudget, SearchResult
 from .strategies import SearchContext, strategy_for
 
-__all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "HAMMER_HEADER"]
+__all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
 
 log = logging.getLogger(__name__)
 
 HAMMER_HEADER = "From Hammer Require Import Hammer Tactics."
+# Imports every Coq search session loads unless told otherwise: Coq's own arithmetic decision procedure. A proof
+# that needs one gets it added at the top of its file (verified there); proofs that do not, add nothing.
+DEFAULT_IMPORTS = ("From Coq Require Import Lia.",)
 Status = Literal["queued", "searching", "proved", "exhausted", "timeout", "error"]
 
 
@@ -41,7 +44,7 @@ class ProveOptions:
     profile: int = 0
     tactic_timeout: float = 2.0
     hammer: bool = False  # load CoqHammer in search sessions (proofs may then need its import)
-    imports: tuple[str, ...] = ()  # Coq import lines search sessions load first; a proof may add them to the file
+    imports: tuple[str, ...] = DEFAULT_IMPORTS  # Coq import lines search sessions load first; a proof may add them
     max_provers: int | None = None
     verify_timeout: float = 300.0
     enter_timeout: float = 300.0
@@ -143,6 +146,7 @@ class Scheduler:
 
     def _prove_one(self, goal: Goal, out: GoalOutcome, provers: dict[str, Prover]) -> None:
         from .patch import render_replacement
+        from .strategies.coq import foreign_names
 
         if self._from_ledger(goal, out):
             return
@@ -171,7 +175,7 @@ class Scheduler:
         except ProverError as e:
             out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e}", time.monotonic() - t0
             return
-        ctx = self._context(goal, prover, headers)
+        ctx = self._context(goal, prover, headers, root)
         budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout)
 
@@ -184,39 +188,58 @@ class Scheduler:
             out.strategies = dict(r.strategies)
             self.on_event("progress", out)
 
+        accepted: list[tuple[str, str]] = []  # (replacement, header) of the script verification took
+        refusals: list[str] = []
+        foreign = ctx.extra.get("foreign") or frozenset()
+
+        def accept(script: tuple[str, ...]) -> bool:
+            """A finished script counts only once checked independently (and not leaning on an import's library)."""
+            used = foreign_names(prover, root, script, foreign)  # type: ignore[arg-type]
+            if used:
+                refusals.append("names " + ", ".join(used[:3]) + " from a library only the added import loads")
+                return False
+            replacement = render_replacement(goal, script)
+            verdict, header = self._verify(goal, replacement, headers)
+            if not verdict.ok:
+                refusals.append("; ".join(verdict.reasons))
+                log.warning("%s:%s verification refused a found script: %s", goal.file, goal.line, refusals[-1])
+                return False
+            accepted.append((replacement, header))
+            return True
+
         strat = strategy_for(goal.backend, self.options.profile)
         result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=self._cancel,
-                        on_progress=on_progress).run(root)
+                        on_progress=on_progress, accept=accept).run(root)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         if result.best is not None and not result.best.finished:
             out.remaining = "\n\n".join(g.text() for g in result.best.goals)
-        if result.status == "proved" and result.script is not None:
+        if result.status == "proved" and result.script is not None and accepted:
             out.script = result.script
-            replacement = render_replacement(goal, result.script)
-            verdict, header = self._verify(goal, replacement, headers)
-            if verdict.ok:
-                out.status, out.replacement, out.verified, out.header = "proved", replacement, True, header
-            else:
-                out.status = "exhausted"
-                out.message = "found a script but verification refused it: " + "; ".join(verdict.reasons)
-                log.warning("%s:%s %s", goal.file, goal.line, out.message)
+            out.status, out.verified = "proved", True
+            out.replacement, out.header = accepted[-1]
         elif result.status == "cancelled":
             out.status = "queued"
         elif result.status == "error":
             out.status, out.message = "error", result.message
         else:
             out.status = "timeout" if result.status == "timeout" else "exhausted"
+        if refusals and out.status != "proved":
+            out.message = (f"found {len(refusals)} script(s) but none passed verification; last: " + refusals[-1])
         out.seconds = time.monotonic() - t0
 
     def _verify(self, goal: Goal, replacement: str, headers: list[str]):  # type: ignore[no-untyped-def]
-        """Verify without any import first; with the session's imports only if the proof needs them."""
+        """Verify with as few of the session's imports as the proof needs: none, then each alone, then all."""
         from . import verify as verifier
 
         verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout)
         if verdict.ok or not headers:
             return verdict, ""
-        with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=headers)
-        return (with_header, "\n".join(headers)) if with_header.ok else (verdict, "")
+        tries = [[h] for h in headers] + ([headers] if len(headers) > 1 else [])
+        for hs in tries:
+            with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=hs)
+            if with_header.ok:
+                return with_header, "\n".join(hs)
+        return verdict, ""
 
     def _headers(self, goal: Goal) -> list[str]:
         """Import lines the search sessions load before the file (and a proof may therefore need)."""
@@ -224,7 +247,7 @@ class Scheduler:
             return []
         return list(self.options.imports) + ([HAMMER_HEADER] if self.options.hammer else [])
 
-    def _context(self, goal: Goal, prover: Prover, headers: list[str]) -> SearchContext:
+    def _context(self, goal: Goal, prover: Prover, headers: list[str], root: ProofState) -> SearchContext:
         from .strategies.coq import CoqPremises, environment_of
 
         if goal.backend != "coq":
@@ -234,10 +257,28 @@ class Scheduler:
         lemmas = tuple((n, s) for n, s in lemmas if n not in admitted and n != goal.lemma)
         # CoqHammer's tactics are usable without adding anything when the file itself loads them
         file_has_hammer = any("Hammer" in x and "Require" in x for x in goal.env.sentences)
+        foreign = self._foreign_libraries(goal, prover, root) if headers else frozenset()
         return SearchContext(lemmas=lemmas, definitions=defs, hammer=HAMMER_HEADER in headers or file_has_hammer,
                              tactic_timeout=self.options.tactic_timeout,
-                             extra={"ltacs": ltacs, "premises": CoqPremises(prover, exclude=goal.lemma), "lemma": goal.lemma,
+                             extra={"ltacs": ltacs, "lemma": goal.lemma, "foreign": foreign,
+                                    "premises": CoqPremises(prover, exclude=goal.lemma, outside=sorted(foreign)),
                                     "hammer_timeout": max(20.0, 0.5 * self.options.budget)})
+
+    def _foreign_libraries(self, goal: Goal, prover: Prover, root: ProofState) -> frozenset[str]:
+        """Libraries the session has only because of the added imports: a proof may use their tactics but must
+        not name their lemmas (the file would then depend on a library it never asked for)."""
+        from .coq_source import loaded_libraries, parse_libraries, require_sentences
+
+        try:
+            r = prover.run(root, "Print Libraries", 10.0)
+            session = parse_libraries(r.message) if r.outcome in ("ok", "finished") else frozenset()
+            own = loaded_libraries(require_sentences(goal.env.sentences), goal.env.args, goal.env.workdir)
+        except AutoProveError as e:
+            log.warning("%s:%s: could not list loaded libraries: %s", goal.file, goal.line, e)
+            return frozenset()
+        if own is None or not session:
+            return frozenset()
+        return frozenset(session - own)
 
     # -- ledger ----------------------------------------------------------------------------------------------
 

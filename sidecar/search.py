@@ -1,7 +1,8 @@
 """Best-first proof search over prover states.
 
-Knows provers only through `provers.base` and tactics only through a strategy's candidates. The frontier is
-ordered by path cost plus a heuristic on what remains (number and size of goals). A transposition table keyed by
+Knows provers only through `provers.base` and tactics only through a strategy's candidates. The frontier holds
+(state, next candidate) edges ordered by path cost plus a heuristic on what remains (number and size of goals)
+plus the candidate's cost, drawing each state's candidates lazily. A transposition table keyed by
 the canonical state text expands each distinct state once, which also prunes tactics that make no progress.
 The budget is wall time and expansions; cancellation is checked between prover calls.
 """
@@ -16,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal, Protocol
+from typing import Callable, Iterable, Iterator, Literal, Protocol
 
 from .errors import ProverCrashed
 from .provers.base import Prover, ProofState
@@ -61,14 +62,25 @@ class SearchResult:
     strategies: Counter[str] = field(default_factory=Counter)  # attempts per family
     best: ProofState | None = None  # the state with the least left to prove
     message: str = ""
+    refused: int = 0  # finished scripts the caller's check refused
+
+
+@dataclass(eq=False)
+class _Open:
+    """A reached state and the candidates it has not tried yet."""
+
+    state: ProofState
+    cost: float  # path cost from the root
+    score: float  # estimate of what remains
+    cands: Iterator[Candidate]
 
 
 @dataclass(order=True)
-class _Node:
+class _Edge:
     priority: float
     order: int
-    cost: float = field(compare=False)
-    state: ProofState = field(compare=False)
+    node: _Open = field(compare=False)
+    cand: Candidate = field(compare=False)
 
 
 _HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
@@ -97,6 +109,7 @@ class Search:
         on_attempt: AttemptSink | None = None,
         cancel: threading.Event | None = None,
         on_progress: Callable[[SearchResult], None] | None = None,
+        accept: Callable[[tuple[str, ...]], bool] | None = None,
     ) -> None:
         self.prover = prover
         self.strategy = strategy
@@ -105,9 +118,15 @@ class Search:
         self.on_attempt = on_attempt
         self.cancel = cancel or threading.Event()
         self.on_progress = on_progress
+        self.accept = accept  # a finished script the caller refuses does not end the search
 
     def run(self, root: ProofState) -> SearchResult:
-        """Search from `root` until a proof, exhaustion, the budget, or cancellation."""
+        """Search from `root` until an accepted proof, exhaustion, the budget, or cancellation.
+
+        The frontier holds edges, not states: (state, its next candidate), ordered by the state's path cost plus
+        what remains of it plus the candidate's cost. A state's candidates are drawn lazily, one at a time, so a
+        cheap tactic on a new state runs before an expensive one on an old state, and a costly candidate source
+        (a library lookup) is only consulted when the search gets that far."""
         t0 = time.monotonic()
         deadline = t0 + self.budget.seconds
         res = SearchResult(status="exhausted", best=root)
@@ -116,67 +135,94 @@ class Search:
             return res
         seen: set[str] = {root.key()}
         counter = itertools.count()
-        frontier: list[_Node] = [_Node(_remaining(root), next(counter), 0.0, root)]
+        frontier: list[_Edge] = []
         crashes = 0
         best_score = _remaining(root)
+        last_progress = 0.0
 
         def finish(status: SearchStatus, script: tuple[str, ...] | None = None, strategy: str = "") -> SearchResult:
             res.status, res.script, res.strategy = status, script, strategy
             res.seconds = time.monotonic() - t0
             return res
 
+        def open_state(state: ProofState, cost: float) -> None:
+            """Queue the first candidate of a newly reached state."""
+            if len(state.path) >= self.budget.max_depth:
+                return
+            it = iter(itertools.islice(self.strategy.candidates(state, self.ctx, len(state.path)),
+                                       self.budget.max_candidates))
+            push(_Open(state, cost, _remaining(state), it))
+
+        def push(node: _Open) -> None:
+            cand = next(node.cands, None)
+            if cand is not None:
+                heapq.heappush(frontier, _Edge(node.cost + node.score + cand.cost, next(counter), node, cand))
+
+        open_state(root, 0.0)
+        expanded: set[int] = set()
         while frontier:
-            node = heapq.heappop(frontier)
-            depth = len(node.state.path)
-            if depth >= self.budget.max_depth:
+            edge = heapq.heappop(frontier)
+            node, cand = edge.node, edge.cand
+            if id(node) not in expanded:
+                expanded.add(id(node))
+                res.expansions += 1
+                if res.expansions > self.budget.expansions:
+                    return finish("exhausted")
+            if self.cancel.is_set():
+                return finish("cancelled")
+            left = deadline - time.monotonic()
+            if left <= 0.01:
+                return finish("timeout")
+            push(node)  # the state's next candidate waits in the frontier with its own priority
+            try:
+                r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left))
+            except ProverCrashed as e:
+                crashes += 1
+                self._record(res, cand, "broke", 0.0)
+                log.warning("prover crashed on %r: %s", cand.tactic, e)
+                if crashes >= self.budget.max_crashes:
+                    res.message = f"prover crashed {crashes} times; last: {e}"
+                    return finish("error")
                 continue
-            res.expansions += 1
-            if res.expansions > self.budget.expansions:
-                return finish("exhausted")
-            cands = itertools.islice(self.strategy.candidates(node.state, self.ctx, depth), self.budget.max_candidates)
-            for cand in cands:
-                if self.cancel.is_set():
-                    return finish("cancelled")
-                left = deadline - time.monotonic()
-                if left <= 0.01:
-                    return finish("timeout")
-                try:
-                    r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left))
-                except ProverCrashed as e:
-                    crashes += 1
-                    self._record(res, cand, "broke", 0.0)
-                    log.warning("prover crashed on %r: %s", cand.tactic, e)
-                    if crashes >= self.budget.max_crashes:
-                        res.message = f"prover crashed {crashes} times; last: {e}"
-                        return finish("error")
-                    continue
-                self._record(res, cand, r.outcome, r.seconds)
-                if r.outcome == "finished" and r.state is not None:
-                    script = r.state.path
-                    if cand.strategy == "hammer":
-                        script = self._reconstruct(node.state, r.message, min(30.0, max(1.0, deadline - time.monotonic())))
-                        if script is None:
-                            continue
-                    return finish("proved", script, cand.strategy)
-                if r.outcome != "ok" or r.state is None:
-                    continue
-                if cand.strategy == "hammer":
-                    continue  # a hammer call that did not finish is no usable step
-                key = r.state.key()
-                if key in seen:
-                    continue
-                seen.add(key)
-                score = _remaining(r.state)
-                if score < best_score:
-                    best_score, res.best = score, r.state
-                cost = node.cost + cand.cost
-                heapq.heappush(frontier, _Node(cost + score, next(counter), cost, r.state))
-            if self.on_progress is not None:
-                res.seconds = time.monotonic() - t0
+            self._record(res, cand, r.outcome, r.seconds)
+            if self.on_progress is not None and time.monotonic() - last_progress >= 0.2:
+                last_progress = time.monotonic()
+                res.seconds = last_progress - t0
                 self.on_progress(res)
+            if r.outcome == "finished" and r.state is not None:
+                script: tuple[str, ...] | None = r.state.path
+                if cand.strategy == "hammer":
+                    script = self._reconstruct(res, node.state, r.message,
+                                               min(30.0, max(1.0, deadline - time.monotonic())))
+                elif not self._accepted(res, script):
+                    script = None
+                if script is not None:
+                    return finish("proved", script, cand.strategy)
+                continue
+            if r.outcome != "ok" or r.state is None:
+                continue
+            if cand.strategy == "hammer":
+                continue  # a hammer call that did not finish is no usable step
+            key = r.state.key()
+            if key in seen:
+                continue
+            seen.add(key)
+            score = _remaining(r.state)
+            if score < best_score:
+                best_score, res.best = score, r.state
+            open_state(r.state, node.cost + cand.cost)
         return finish("exhausted")
 
-    def _reconstruct(self, state: ProofState, message: str, timeout: float) -> tuple[str, ...] | None:
+    def _accepted(self, res: SearchResult, script: tuple[str, ...]) -> bool:
+        """Whether the caller's check (e.g. independent verification) takes this finished script."""
+        if self.accept is None:
+            return True
+        ok = self.accept(script)
+        if not ok:
+            res.refused += 1
+        return ok
+
+    def _reconstruct(self, res: SearchResult, state: ProofState, message: str, timeout: float) -> tuple[str, ...] | None:
         """Replace a successful `hammer` by the tactic it printed, checked by running it.
 
         A reconstruction that cites a lemma of the goal's own name (another module's copy of the very statement)
@@ -190,7 +236,7 @@ class Search:
                 r = self.prover.run(state, tac, timeout)
             except ProverCrashed:
                 return None
-            if r.outcome == "finished" and r.state is not None:
+            if r.outcome == "finished" and r.state is not None and self._accepted(res, r.state.path):
                 return r.state.path
         return None
 

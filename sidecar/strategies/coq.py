@@ -17,7 +17,7 @@ from ..coq_source import strip_comments
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
-__all__ = ["CoqProfile0", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
+__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
 
 # Closing tactics: (tactic, cost, timeout factor). They either finish the goal or are pruned as no progress.
 _CLOSERS: tuple[tuple[str, float, float], ...] = (
@@ -194,9 +194,11 @@ def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
 class CoqPremises:
     """Lemmas from the loaded libraries that fit a goal, found by Coq's own `Search` in the goal's session."""
 
-    def __init__(self, prover: "object", timeout: float = 1.0, keep: int = 10, exclude: str = "") -> None:
+    def __init__(self, prover: "object", timeout: float = 1.0, keep: int = 10, exclude: str = "",
+                 outside: "list[str] | tuple[str, ...]" = ()) -> None:
         self.prover = prover
         self.exclude = exclude  # the goal's own lemma name: another module's lemma of that name is no premise
+        self.outside = " outside " + " ".join(outside) if outside else ""  # libraries whose lemmas are off limits
         self.timeout = timeout
         self.keep = keep
         self._cache: dict[str, list[tuple[str, str]]] = {}
@@ -217,9 +219,9 @@ class CoqPremises:
     def _lookup(self, state: ProofState, terms: list[str]) -> list[tuple[str, str]]:
         queries = []
         if terms:
-            queries.append("Search " + " ".join(terms))
+            queries.append("Search " + " ".join(terms) + self.outside)
         if len(terms) > 1:
-            queries.extend("Search " + t for t in terms[:2])
+            queries.extend("Search " + t + self.outside for t in terms[:2])
         found: dict[str, str] = {}
         for q in queries:
             if len(found) >= 5:  # the combined query was specific enough
@@ -234,6 +236,27 @@ class CoqPremises:
                         continue
                     found.setdefault(name, stmt)
         return list(found.items())
+
+
+_LOCATED = re.compile(r"^(?:Constant|Inductive|Constructor|Projection)\s+([A-Za-z0-9_'.]+)", re.M)
+
+
+def foreign_names(prover: "object", state: ProofState, script: tuple[str, ...], foreign: "frozenset[str]",
+                  timeout: float = 2.0) -> list[str]:
+    """Names in `script` that resolve (Coq's `Locate` at `state`) to a constant of a `foreign` library."""
+    if not foreign:
+        return []
+    words = dict.fromkeys(w.rstrip(".") for w in re.findall(r"[A-Za-z_][A-Za-z0-9_'.]*", " ".join(script)))
+    out = []
+    for w in list(words)[:60]:
+        try:
+            r = prover.run(state, f"Locate {w}", timeout)  # type: ignore[attr-defined]
+        except Exception:  # no answer: the name stays unjudged (verification still checks the proof)
+            continue
+        m = _LOCATED.search(r.message or "") if r.outcome in ("ok", "finished") else None
+        if m and any(m.group(1).startswith(lib + ".") for lib in foreign):
+            out.append(m.group(1))
+    return out
 
 
 def parse_search_output(text: str) -> list[tuple[str, str]]:
@@ -394,7 +417,7 @@ class CoqProfile0:
         for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
             add(str(name), "ltac", 1.8)
         if ctx.hammer and depth == 0:
-            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
+            out.append(Candidate("hammer", "hammer", 1.0, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
         seen: set[str] = set()
         yield from _unique(sorted(out, key=lambda c: c.cost), seen)
         # library premises last: looking them up costs `Search` queries, worth paying only when nothing cheaper
