@@ -48,6 +48,7 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
             g = [x for x in out["goals"] if x["name"] == entry["lemma"]]
             res["status"] = g[0]["status"] if g else "no goal found"
             res["strategy"] = g[0].get("strategy") if g else ""
+            res["message"] = (g[0].get("message") or "")[:300] if g else ""
         except (OSError, ValueError, KeyError):
             res["status"] = "no report"
             res["stderr"] = p.stderr[-800:]

@@ -17,13 +17,45 @@ import time
 
 import psutil
 
-__all__ = ["CpuGovernor", "tree_cpu_seconds"]
+__all__ = ["CpuGovernor", "tree_cpu_seconds", "TREE_VAR", "tree_tag", "tagged_processes"]
 
 log = logging.getLogger(__name__)
 
+# Every process this tool starts carries TREE_VAR=<this process's tag> in its environment. Some helpers leave the
+# tree: CoqHammer's ATPs are started by a forked worker that exits, and `htimeout` gives them sessions of their
+# own, so they are neither descendants nor in the prover's process group. The tag still finds them.
+TREE_VAR = "AUTOPROVE_TREE"
+_TAG: str | None = None
+
+
+def tree_tag() -> str:
+    """This process's tag (unique per process), also exported in its environment for the processes it starts."""
+    global _TAG
+    if _TAG is None or os.environ.get(TREE_VAR) != _TAG:
+        me = psutil.Process()
+        _TAG = f"{me.pid}-{int(me.create_time() * 1000)}"
+        os.environ[TREE_VAR] = _TAG
+    return _TAG
+
+
+def tagged_processes(var: str, value: str) -> list[psutil.Process]:
+    """Live processes (other than this one) whose environment has `var=value`."""
+    me = os.getpid()
+    out = []
+    for p in psutil.process_iter():
+        if p.pid == me:
+            continue
+        try:
+            if p.environ().get(var) == value:
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
 
 def tree_cpu_seconds(root: psutil.Process | None = None) -> float:
-    """CPU seconds used so far by `root` (default: this process), its reaped children and its live descendants."""
+    """CPU seconds used so far by `root` (default: this process), its reaped children and its live descendants
+    (for this process: also the helpers that left the tree, found by their tag)."""
     me = root or psutil.Process()
     total = 0.0
     try:
@@ -32,6 +64,9 @@ def tree_cpu_seconds(root: psutil.Process | None = None) -> float:
         kids = me.children(recursive=True)
     except psutil.Error:
         return total
+    if me.pid == os.getpid() and _TAG is not None:
+        known = {k.pid for k in kids}
+        kids += [p for p in tagged_processes(TREE_VAR, _TAG) if p.pid not in known]
     for p in kids:
         try:
             ct = p.cpu_times()
@@ -98,9 +133,11 @@ class CpuGovernor:
 
     def _children(self) -> list[psutil.Process]:
         try:
-            return self._me.children(recursive=True)
+            kids = self._me.children(recursive=True)
         except psutil.Error:
-            return []
+            kids = []
+        known = {k.pid for k in kids}
+        return kids + [p for p in tagged_processes(TREE_VAR, tree_tag()) if p.pid not in known]
 
     def _signal_children(self, sig: int) -> None:
         for p in self._children():

@@ -295,6 +295,8 @@ class Scheduler:
             return False
         if rec.status == "proved" and rec.proof:
             header = rec.header
+            if header and not set(header.split("\n")) <= set(self._headers(goal)):
+                return False  # found with imports this run does not allow
             if rec.file_digest != goal.file_digest:  # the file changed: the stored proof must verify again
                 from . import verify as verifier
 

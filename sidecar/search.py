@@ -47,6 +47,11 @@ class SearchBudget:
     tactic_timeout: float = 2.0
     max_candidates: int = 250  # per expanded state
     max_crashes: int = 5
+    # a candidate that timed out near the root is tried once more, later, with `retry_factor` times its time
+    retry_factor: float = 4.0
+    retry_penalty: float = 1.5
+    retry_depth: int = 1
+    retry_max_timeout: float = 20.0
 
 
 @dataclass
@@ -81,6 +86,7 @@ class _Edge:
     order: int
     node: _Open = field(compare=False)
     cand: Candidate = field(compare=False)
+    retry: bool = field(default=False, compare=False)  # a timed-out candidate queued again with more time
 
 
 _HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
@@ -173,7 +179,8 @@ class Search:
             left = deadline - time.monotonic()
             if left <= 0.01:
                 return finish("timeout")
-            push(node)  # the state's next candidate waits in the frontier with its own priority
+            if not edge.retry:
+                push(node)  # the state's next candidate waits in the frontier with its own priority
             try:
                 r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left))
             except ProverCrashed as e:
@@ -199,6 +206,8 @@ class Search:
                 if script is not None:
                     return finish("proved", script, cand.strategy)
                 continue
+            if r.outcome == "timeout":
+                self._retry_later(frontier, counter, edge)
             if r.outcome != "ok" or r.state is None:
                 continue
             if cand.strategy == "hammer":
@@ -212,6 +221,18 @@ class Search:
                 best_score, res.best = score, r.state
             open_state(r.state, node.cost + cand.cost)
         return finish("exhausted")
+
+    def _retry_later(self, frontier: list[_Edge], counter: "itertools.count[int]", edge: _Edge) -> None:
+        """Queue a timed-out candidate again with more time (once, near the root, at a higher cost): slow
+        decision procedures get the time they need only after everything cheaper has had its turn."""
+        b, cand, node = self.budget, edge.cand, edge.node
+        if edge.retry or cand.strategy == "hammer" or len(node.state.path) > b.retry_depth:
+            return
+        longer = min(b.retry_max_timeout, cand.timeout * b.retry_factor)
+        if longer <= cand.timeout * 1.5:
+            return
+        again = Candidate(cand.tactic, cand.strategy, cand.cost + b.retry_penalty, longer)
+        heapq.heappush(frontier, _Edge(node.cost + node.score + again.cost, next(counter), node, again, retry=True))
 
     def _accepted(self, res: SearchResult, script: tuple[str, ...]) -> bool:
         """Whether the caller's check (e.g. independent verification) takes this finished script."""

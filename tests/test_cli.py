@@ -178,3 +178,29 @@ def test_write_patches_verified_proofs_only(tmp_path: Path) -> None:
     assert still["false_goal"]["status"] != "proved" and still["false_goal"]["kind"] == "admitted"
     assert still["false_goal"]["line"] == placeholder_line(after["A.v"], "false_goal", "admitted")
     assert "proved 0/1" in again.stdout, again
+
+
+def test_a_proof_that_needs_lia_gets_its_import_and_nothing_more(tmp_path: Path) -> None:
+    """Search sessions load Lia by default; a proof that needs it gets exactly that import added at the top of the
+    file (verified there), and `--no-default-imports` turns this off."""
+    text = "(* parity *)\nLemma odd_not_even : forall a b : nat, 2 * a + 1 <> 2 * b.\nAdmitted.\n"
+    f = tmp_path / "Par.v"
+    f.write_text(text)
+    out = tmp_path / "out.json"
+    run = run_cli("prove", f, "--budget", "20", "--cpu", "1.0", "--write", "--json", out)
+    assert run.returncode == 0, run
+    g = read_json(out)["goals"][0]
+    assert g["status"] == "proved" and g["verified"], g
+    assert g["header"] == "From Coq Require Import Lia.", g
+    after = f.read_text()
+    assert after.startswith("From Coq Require Import Lia.\n") and after.endswith(text.replace(
+        "Admitted.\n", "") + g["proof"] + "\n") or g["proof"] in after, after
+    c = subprocess.run(["coqc", f.name], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert c.returncode == 0, c.stderr
+    g2 = tmp_path / "Par2.v"
+    g2.write_text(text)
+    out2 = tmp_path / "out2.json"
+    run2 = run_cli("prove", g2, "--budget", "5", "--cpu", "1.0", "--write", "--no-default-imports", "--json", out2)
+    assert run2.returncode == 0, run2
+    row = read_json(out2)["goals"][0]
+    assert row["header"] is None and "Require" not in g2.read_text(), row

@@ -371,3 +371,55 @@ def test_bad_module_name_is_reported(tmp_path: Path) -> None:
     with CoqProver(max_restarts=0) as p:
         with pytest.raises(ProverCrashed, match="Invalid character"):
             p.enter(env_of(tmp_path, LEMMA, name="my-file.v"), timeout=10)
+
+
+def _detached_sleeper(env: dict[str, str]) -> int:
+    """Start `sleep` the way CoqHammer starts its ATPs: via a parent that exits, in a session of its own."""
+    out = subprocess.run(["sh", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"], env=env, capture_output=True,
+                         text=True, timeout=10)
+    return int(out.stdout.strip())
+
+
+def test_close_kills_helpers_that_left_the_process_tree(tmp_path: Path) -> None:
+    from sidecar.provers.coq import PROVER_VAR
+
+    p = CoqProver()
+    p.enter(env_of(tmp_path, LEMMA), timeout=30)
+    tag = psutil.Process(p.pids()[0]).environ()[PROVER_VAR]
+    stray = _detached_sleeper({**os.environ, PROVER_VAR: tag})
+    other = _detached_sleeper({**os.environ, PROVER_VAR: tag + "-someone-else"})
+    try:
+        assert psutil.Process(stray).ppid() != p.pids()[0]  # not a descendant: only the tag finds it
+        p.close()
+        psutil.wait_procs([psutil.Process(stray)], timeout=5) if psutil.pid_exists(stray) else None
+        assert not psutil.pid_exists(stray) or psutil.Process(stray).status() == psutil.STATUS_ZOMBIE
+        assert psutil.pid_exists(other)  # another prover's helper is not touched
+    finally:
+        for pid in (stray, other):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.skipif(not Path("/usr/libexec/coq-hammer").is_dir(), reason="CoqHammer is not installed")
+def test_an_interrupted_hammer_leaves_no_atp_running(fresh: CoqProver, tmp_path: Path) -> None:
+    from sidecar.provers.coq import PROVER_VAR
+
+    env = env_of(tmp_path, "From Hammer Require Import Hammer.",
+                 "Lemma t : forall (A B : Type) (R : A -> B -> Prop), (forall x, exists y, R x y) -> "
+                 "exists f : A -> B, forall x, R x (f x).")
+    root = fresh.enter(env, timeout=60)
+    tag = psutil.Process(fresh.pids()[0]).environ()[PROVER_VAR]
+    r = fresh.run(root, "hammer", timeout=4)
+    assert r.outcome in ("timeout", "failed")
+    left = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(PROVER_VAR) == tag and proc.pid not in fresh.pids() and \
+                    proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(proc.cmdline())
+        except psutil.Error:
+            continue
+    assert not left, left
+    assert ok(fresh.run(root, "intros", timeout=5))  # the session goes on

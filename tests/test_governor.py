@@ -36,3 +36,25 @@ def test_duty_cycle_holds_a_busy_child_below_one_core() -> None:
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_helpers_that_left_the_tree_are_still_governed() -> None:
+    """A helper started through a parent that exited, in a session of its own (as CoqHammer starts ATPs), is
+    no descendant; its tag still brings it under the governor and into the measured CPU."""
+    import os
+    import signal
+    import subprocess
+
+    import psutil
+
+    from sidecar.governor import TREE_VAR, CpuGovernor, tree_tag
+
+    env = {**os.environ, TREE_VAR: tree_tag()}
+    out = subprocess.run(["sh", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"], env=env, capture_output=True,
+                         text=True, timeout=10)
+    pid = int(out.stdout)
+    try:
+        assert pid not in {p.pid for p in psutil.Process().children(recursive=True)}
+        assert pid in {p.pid for p in CpuGovernor(0.5)._children()}
+    finally:
+        os.kill(pid, signal.SIGKILL)

@@ -139,3 +139,97 @@ def test_premises_never_include_a_lemma_of_the_goals_own_name(prover: CoqProver,
     found_loose = {n for entries in loose._cache.values() for n, _ in entries}
     assert "Nat.add_comm" in found_loose
     assert found_strict and not any(n.split(".")[-1] == "add_comm" for n in found_strict)
+
+
+def test_a_refused_script_does_not_end_the_search(prover: CoqProver, tmp_path: Path) -> None:
+    """The caller's check (verification in the product) refuses the first finished script; the search goes on
+    and returns one it accepts."""
+    env = env_for(tmp_path, "Lemma t : forall n : nat, n = n.")
+    seen: list[tuple[str, ...]] = []
+
+    def accept(script: tuple[str, ...]) -> bool:
+        seen.append(script)
+        return len(seen) > 1
+
+    res = search(prover, env, accept=accept)
+    assert res.status == "proved" and res.script == seen[-1] and len(seen) >= 2
+    assert res.refused == len(seen) - 1 and seen[0] != seen[-1]
+    assert replays(prover, env, res.script)
+
+
+def test_a_search_whose_every_script_is_refused_reports_no_proof(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, "Lemma t : True.")
+    res = search(prover, env, seconds=5.0, accept=lambda script: False)
+    assert res.status in ("exhausted", "timeout") and res.script is None and res.refused >= 1
+
+
+def test_cheap_steps_on_a_new_state_run_before_costly_ones_on_its_parent(prover: CoqProver, tmp_path: Path) -> None:
+    """Edges, not states, are ordered: after `intros` succeeds, the cheap closers on the new state are tried
+    before the root's expensive candidates (induction, library premises)."""
+    env = env_for(tmp_path, "Lemma t : forall (P : Prop), P -> P.")
+    tried: list[tuple[str, str]] = []
+    res = search(prover, env, on_attempt=lambda strategy, tactic, outcome, s: tried.append((strategy, tactic)))
+    assert res.status == "proved"
+    first_premise = next((i for i, (s, _) in enumerate(tried) if s in ("premise", "induction")), len(tried))
+    assert ("intro", "intros") in tried[:first_premise]
+
+
+def test_foreign_names_are_those_only_an_added_import_loads(prover: CoqProver, tmp_path: Path) -> None:
+    from sidecar.coq_source import loaded_libraries, parse_libraries, require_sentences
+    from sidecar.strategies.coq import foreign_names
+
+    sentences = ("From Coq Require Import Lia.", "Require Import List.", "Lemma t : forall n : nat, n + 0 = n.")
+    root = prover.enter(env_for(tmp_path, *sentences), 60)
+    own = loaded_libraries(require_sentences(sentences[1:]))
+    session = parse_libraries(prover.run(root, "Print Libraries", 10).message)
+    assert own and "Coq.Lists.List" in own and "Coq.micromega.Lia" in session
+    foreign = frozenset(session - own)
+    assert "Coq.micromega.Lia" in foreign and "Coq.Lists.List" not in foreign
+    used = foreign_names(prover, root, ("intros", "rewrite BinInt.Z.add_0_r", "apply app_nil_r", "lia"), foreign)
+    assert used == ["Coq.ZArith.BinInt.Z.add_0_r"]  # tactics (lia) and the file's own libraries are fine
+    # a Search restricted to the file's own libraries finds nothing from the import's
+    names = CoqPremises(prover, outside=sorted(foreign))(root)
+    located = foreign_names(prover, root, tuple(f"apply {n}" for n in names), foreign)
+    assert names and not located
+
+
+def test_require_sentences_and_loaded_libraries() -> None:
+    from sidecar.coq_source import loaded_libraries, require_sentences
+
+    got = require_sentences(("(* a *) Require Import\n  Arith.", "Definition x := 1.", "From Coq Require Lia.",
+                             "Require Export List."))
+    assert got == ("Require Import Arith.", "From Coq Require Lia.", "Require Export List.")
+    libs = loaded_libraries(("Require Import Arith.",))
+    assert libs and "Coq.Arith.PeanoNat" in libs and "Coq.Init.Prelude" in libs
+    assert loaded_libraries(("Require Import NoSuchLibraryAnywhere.",)) is None
+
+
+def test_a_timed_out_candidate_is_retried_later_with_more_time(prover: CoqProver, tmp_path: Path) -> None:
+    """A tactic that needs more than its first time limit gets a second, longer run once cheaper work is done."""
+    env = env_for(tmp_path, "Parameter Secret : Prop.", "Axiom s : Secret.",
+                  "Ltac burn := do 8000 (do 1000 idtac); exact s.", "Lemma t : Secret.")
+    root = prover.enter(env, 60)
+    lemmas, defs, ltacs = environment_of(env.sentences)
+    ctx = SearchContext(lemmas=lemmas, definitions=defs, tactic_timeout=1.0, extra={"ltacs": ltacs})
+    tried: list[tuple[str, str, str]] = []
+    budget = SearchBudget(seconds=90, retry_factor=30.0, retry_max_timeout=30.0)
+    res = Search(prover, strategy_for("coq", 0), ctx, budget, accept=lambda script: "burn" in script,
+                 on_attempt=lambda strategy, tactic, outcome, s: tried.append((strategy, tactic, outcome))).run(root)
+    burns = [o for _, t, o in tried if t == "burn"]
+    assert burns[:1] == ["timeout"] and "finished" in burns, tried
+    assert res.status == "proved" and res.script == ("burn",)
+
+
+def test_premises_with_the_goals_shape_come_first(prover: CoqProver, tmp_path: Path) -> None:
+    from sidecar.strategies.coq import goal_pattern
+
+    env = env_for(tmp_path, "Require Import ZArith.", "Open Scope Z_scope.",
+                  "Lemma t : forall p q r : Z, 0 <= p -> 0 < q <= r -> p / r <= p / q.")
+    root = prover.enter(env, 60)
+    r = prover.run(root, "intros p q r H H0", 10)
+    assert r.state is not None
+    assert goal_pattern(r.state.goals[0]) == "_ / _ <= _ / _"
+    names = CoqPremises(prover)(r.state)
+    assert "Z.div_le_compat_l" in names[:5] and "H" not in names and "H0" not in names
+    res = search(prover, env)
+    assert res.status == "proved" and replays(prover, env, res.script or ())

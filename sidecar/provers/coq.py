@@ -42,6 +42,7 @@ environment), with back-off; beyond that every call raises `ProverCrashed`. The 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -59,6 +60,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import ProverCrashed, ProverTimeout, ProverUnavailable, SourceError
+from ..governor import TREE_VAR, tagged_processes, tree_tag
 from . import coq_xml as X
 from .base import Environment, GoalView, ProofState, TacticResult
 
@@ -68,6 +70,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BINARY = "coqidetop.opt"
 HAMMER_LIBEXEC = "/usr/libexec/coq-hammer"
+PROVER_VAR = "AUTOPROVE_PROVER"  # tags one coqidetop process and everything it starts
+_PROCESS_COUNTER = itertools.count(1)
 USER_INTERRUPT = "User interrupt."
 COQ_TIMEOUT = "Timeout!"
 _SIGINT_SLACK = 0.5  # seconds after the tactic's timeout before SIGINT
@@ -149,6 +153,9 @@ class _CoqProcess:
     def __init__(self, argv: list[str], cwd: Path, memory_mb: int | None) -> None:
         env = dict(os.environ)
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+        env[TREE_VAR] = tree_tag()
+        self.tag = f"{tree_tag()}/{next(_PROCESS_COUNTER)}"
+        env[PROVER_VAR] = self.tag  # inherited by everything it starts, even helpers that leave its tree
         limit = None if memory_mb is None else int(memory_mb) << 20
 
         def preexec() -> None:
@@ -325,8 +332,25 @@ class _CoqProcess:
                 raise self._crashed("closed its output")
             self._buf.feed(data)
 
+    def kill_helpers(self) -> None:
+        """Kill every process coqidetop started (e.g. CoqHammer's ATPs, which `htimeout` puts in sessions of
+        their own): between calls it has none, and an interrupted tactic must not leave them burning CPU."""
+        try:
+            helpers = psutil.Process(self.pid).children(recursive=True)
+        except psutil.Error:
+            helpers = []
+        known = {h.pid for h in helpers} | {self.pid}
+        helpers += [p for p in tagged_processes(PROVER_VAR, self.tag) if p.pid not in known]
+        for h in helpers:
+            try:
+                h.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(helpers, timeout=2)
+
     def kill(self) -> None:
-        """Kill the whole process group now and reap it."""
+        """Kill the whole process tree now and reap it."""
+        self.kill_helpers()
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -338,6 +362,7 @@ class _CoqProcess:
 
     def close(self) -> None:
         """Terminate the process group, wait briefly, then kill it; close the pipes."""
+        self.kill_helpers()
         if self.alive():
             try:
                 os.killpg(self.pid, signal.SIGTERM)
@@ -830,6 +855,8 @@ class CoqProver:
             if not proc_lost:
                 self._tip_after_failure(before)
             if reply.message == COQ_TIMEOUT or (reply.message == USER_INTERRUPT and interrupted):
+                if not proc_lost and self._proc is not None:
+                    self._proc.kill_helpers()
                 return TacticResult("timeout", message=reply.message, seconds=seconds)
             return TacticResult("failed", message=reply.message, seconds=seconds)
         if not isinstance(reply.value, X.CoqGoals):

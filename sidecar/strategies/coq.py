@@ -17,7 +17,7 @@ from ..coq_source import strip_comments
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
-__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
+__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "goal_pattern", "search_terms", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
 
 # Closing tactics: (tactic, cost, timeout factor). They either finish the goal or are pruned as no progress.
 _CLOSERS: tuple[tuple[str, float, float], ...] = (
@@ -173,14 +173,20 @@ _NOT_CONSTANTS = {"forall", "exists", "fun", "match", "with", "end", "as", "in",
                   "Type", "Prop", "Set", "return", "fix", "struct", "True", "False", "and", "or", "not", "eq", "iff"}
 
 
-def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
-    """Constants and notation symbols of a goal's conclusion that a `Search` can look lemmas up by."""
-    concl = normalize_space(goal.conclusion)
+def _bound_names(goal: GoalView, concl: str) -> set[str]:
+    """Names the goal binds locally: its hypotheses and the binders of its conclusion."""
     bound: set[str] = set()
     for h in parse_hypotheses(goal.hypotheses):
         bound.update(h.names)
-    bound.update(re.findall(r"(?:forall|exists|fun)\s+([^,:=]*?)(?:,|:|=>)", concl) and
-                 " ".join(re.findall(r"(?:forall|exists|fun)\s+([^,:=]*?)(?:,|:|=>)", concl)).replace("(", " ").split())
+    for group in re.findall(r"(?:forall|exists|fun)\s+([^,:=]*?)(?:,|:|=>)", concl):
+        bound.update(group.replace("(", " ").replace(")", " ").split())
+    return bound
+
+
+def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
+    """Constants and notation symbols of a goal's conclusion that a `Search` can look lemmas up by."""
+    concl = normalize_space(goal.conclusion)
+    bound = _bound_names(goal, concl)
     consts: list[str] = []
     for tok in re.findall(r"[A-Za-z_][A-Za-z0-9_'.]*", concl):
         if tok in bound or tok in _NOT_CONSTANTS or tok in consts or tok[0].isdigit():
@@ -189,6 +195,34 @@ def search_terms(goal: GoalView) -> tuple[list[str], list[str]]:
     spaced = f" {concl} "
     notations = [n for n in _NOTATIONS if f" {n} " in spaced]
     return consts, notations
+
+
+def goal_pattern(goal: GoalView) -> str | None:
+    """The goal's conclusion with its local names made holes, for `SearchPattern` (None when too general).
+
+    Leading `forall` binders are dropped; the rest keeps its notations, so `p / r <= p / q` gives
+    `_ / _ <= _ / _`, which finds exactly the library lemmas whose conclusion has that shape."""
+    concl = normalize_space(goal.conclusion)
+    body = concl
+    while body.startswith("forall "):
+        stripped = _strip_binders(body)
+        if stripped is body or stripped == body:
+            break
+        body = stripped
+    if re.search(r"\b(?:forall|exists|fun|match|let)\b", body):
+        return None  # inner binders would need their names kept consistently
+    bound = _bound_names(goal, concl)
+
+    def hole(m: "re.Match[str]") -> str:
+        w = m.group(0)
+        return "_" if w in bound else w
+
+    pattern = re.sub(r"(?<![A-Za-z0-9_'.])[A-Za-z_][A-Za-z0-9_']*(?![A-Za-z0-9_'.])", hole, body)
+    pattern = re.sub(r"\(\s*_\s*\)", "_", pattern)
+    informative = re.sub(r"\b_\b|[()\s]|=|->|<->|~|/\\|\\/", "", pattern)
+    if not informative or pattern.strip() == "_":
+        return None
+    return pattern
 
 
 class CoqPremises:
@@ -204,34 +238,48 @@ class CoqPremises:
         self._cache: dict[str, list[tuple[str, str]]] = {}
 
     def __call__(self, state: ProofState) -> list[str]:
-        """Names of the best-fitting library lemmas for the first goal of `state` (cached per goal text)."""
+        """Names of the best-fitting library lemmas for the first goal of `state` (cached per query).
+
+        Lemmas whose conclusion has the goal's very shape (`SearchPattern`) come first, shortest statement
+        first; then lemmas sharing the goal's constants and notations (`Search`), ranked by `rank_premises`."""
         if not state.goals:
             return []
         g = state.goals[0]
+        pattern = goal_pattern(g)
+        shaped: list[tuple[str, str]] = []
+        if pattern is not None:
+            pkey = "pattern " + pattern
+            if pkey not in self._cache:
+                self._cache[pkey] = self._query(state, [f"SearchPattern ({pattern})"], limit=60)
+            local = {n for h in parse_hypotheses(g.hypotheses) for n in h.names}  # SearchPattern lists those too
+            shaped = sorted((e for e in self._cache[pkey] if e[0] not in local), key=lambda e: len(e[1]))
         consts, notations = search_terms(g)
         terms = consts[:3] + [f'"{n}"' for n in notations[:2]]
         key = " ".join(terms)  # goals with the same search terms share one lookup
         if key not in self._cache:
-            self._cache[key] = self._lookup(state, terms)
-        found = self._cache[key]
-        return rank_premises(g.conclusion, consts + notations, found, self.keep)
+            queries = []
+            if terms:
+                queries.append("Search " + " ".join(terms))
+            if len(terms) > 1:
+                queries.extend("Search " + t for t in terms[:2])
+            self._cache[key] = self._query(state, queries, limit=400, enough=5)
+        names = [n for n, _ in shaped[: max(3, self.keep // 2)]]
+        rest = rank_premises(g.conclusion, consts + notations, [e for e in self._cache[key] if e[0] not in names],
+                             self.keep)
+        return (names + rest)[: self.keep + len(names)]
 
-    def _lookup(self, state: ProofState, terms: list[str]) -> list[tuple[str, str]]:
-        queries = []
-        if terms:
-            queries.append("Search " + " ".join(terms) + self.outside)
-        if len(terms) > 1:
-            queries.extend("Search " + t + self.outside for t in terms[:2])
+    def _query(self, state: ProofState, queries: list[str], limit: int, enough: int = 1) -> list[tuple[str, str]]:
+        """(name, statement) results of the first queries, until one gave at least `enough`."""
         found: dict[str, str] = {}
         for q in queries:
-            if len(found) >= 5:  # the combined query was specific enough
+            if len(found) >= enough:
                 break
             try:
-                r = self.prover.run(state, q, self.timeout)  # type: ignore[attr-defined]
+                r = self.prover.run(state, q + self.outside, self.timeout)  # type: ignore[attr-defined]
             except Exception:  # a query is best effort; the search goes on without it
                 break
             if r.outcome in ("ok", "finished") and r.message.strip():
-                for name, stmt in parse_search_output(r.message)[:400]:
+                for name, stmt in parse_search_output(r.message)[:limit]:
                     if self.exclude and name.split(".")[-1] == self.exclude:
                         continue
                     found.setdefault(name, stmt)
@@ -417,7 +465,7 @@ class CoqProfile0:
         for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
             add(str(name), "ltac", 1.8)
         if ctx.hammer and depth == 0:
-            out.append(Candidate("hammer", "hammer", 1.0, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
+            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
         seen: set[str] = set()
         yield from _unique(sorted(out, key=lambda c: c.cost), seen)
         # library premises last: looking them up costs `Search` queries, worth paying only when nothing cheaper
