@@ -7,6 +7,7 @@ put at the top of the file (e.g. the CoqHammer import with --hammer) is passed t
 which is the checker's documented way to allow one. Prints the solve rate overall and per bucket.
 
     python benchmarks/stdlib_dev.py [--budget 60] [--jobs 2] [--limit N] [--cases d001,d004] [--hammer]
+    python benchmarks/stdlib_dev.py --baseline hammer --baseline sauto ...   # one-tactic baselines, same checker
 """
 
 from __future__ import annotations
@@ -76,6 +77,38 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
         return res
 
 
+BASELINE_HEADER = b"From Hammer Require Import Hammer Tactics.\nFrom Coq Require Import Lia.\n"
+
+
+def run_baseline(case: Path, tactic: str, args: argparse.Namespace) -> bool:
+    """Whether `Proof. <tactic>. Qed.` alone passes the set's checker within the budget (the README's baselines:
+    one tactic per case, with the CoqHammer and Lia imports as the header)."""
+    with tempfile.TemporaryDirectory(prefix="stdlib-base-") as tmp:
+        proof, header = Path(tmp) / "proof.v", Path(tmp) / "header.v"
+        proof.write_text(f"Proof. {tactic}. Qed.\n")
+        header.write_bytes(BASELINE_HEADER)
+        env = dict(os.environ, BENCH_MANIFEST=str(args.set / "cases" / "manifest.json"),
+                   BENCH_TIMEOUT=str(int(args.budget)))
+        cmd = [sys.executable, str(args.set / "benchlib.py"), "check", str(case), str(proof), str(header)]
+        c = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.budget * 4 + 300)
+        try:
+            return bool(json.loads(c.stdout).get("ok"))
+        except ValueError:
+            return False
+
+
+def run_baselines(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
+    entry = next(c for c in manifest["cases"] if c["case_file"] == case.name)
+    t0 = time.monotonic()
+    res: dict = {"case": case.name, "bucket": entry["bucket"], "baselines": {}}
+    for tac in args.baseline:
+        res["baselines"][tac] = run_baseline(case, tac, args)
+    res["accepted"] = any(res["baselines"].values())
+    res["wall_s"] = round(time.monotonic() - t0, 1)
+    res["status"] = ",".join(t for t, ok in res["baselines"].items() if ok) or "none"
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", type=Path, default=DEFAULT_SET)
@@ -86,6 +119,9 @@ def main() -> int:
     ap.add_argument("--cases", default="", help="comma-separated case id prefixes, e.g. d001,d017")
     ap.add_argument("--hammer", action="store_true", help="pass --hammer to auto-prove")
     ap.add_argument("--json", type=Path, default=None, help="write per-case results here")
+    ap.add_argument("--baseline", action="append", default=[], metavar="TACTIC",
+                    help="instead of auto-prove, check `Proof. TACTIC. Qed.` on each case (repeatable, e.g. "
+                         "--baseline hammer --baseline sauto); prints each tactic's rate and their union")
     args = ap.parse_args()
     manifest = json.loads((args.set / "cases" / "manifest.json").read_text())
     cases = sorted((args.set / "cases").glob("d*.v"))
@@ -97,7 +133,8 @@ def main() -> int:
     t0 = time.monotonic()
     results = []
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        futs = {ex.submit(run_case, c, manifest, args): c for c in cases}
+        job = run_baselines if args.baseline else run_case
+        futs = {ex.submit(job, c, manifest, args): c for c in cases}
         for i, f in enumerate(cf.as_completed(futs), 1):
             r = f.result()
             results.append(r)
@@ -108,13 +145,17 @@ def main() -> int:
     ok = Counter(r["bucket"] for r in results if r["accepted"])
     n_ok = sum(ok.values())
     print()
-    print(f"budget {args.budget:.0f} s per case, --cpu {args.cpu}, jobs {args.jobs}, hammer {args.hammer}, "
-          f"wall {time.monotonic() - t0:.0f} s")
+    what = f"baselines {', '.join(args.baseline)} (union)" if args.baseline else \
+        f"auto-prove --cpu {args.cpu}, hammer {args.hammer}"
+    print(f"budget {args.budget:.0f} s per case, {what}, jobs {args.jobs}, wall {time.monotonic() - t0:.0f} s")
+    for tac in args.baseline:
+        n = sum(1 for r in results if r["baselines"].get(tac))
+        print(f"  {tac:<20} {n}/{len(results)} = {100 * n / max(1, len(results)):.1f}%")
     print(f"solved (checker-accepted) {n_ok}/{len(results)} = {100 * n_ok / max(1, len(results)):.1f}%")
     for b in ("short", "medium", "long"):
         if total[b]:
             print(f"  {b:<7} {ok[b]}/{total[b]} = {100 * ok[b] / total[b]:.1f}%")
-    unverified = [r for r in results if r["written"] and not r["accepted"]]
+    unverified = [r for r in results if r.get("written") and not r["accepted"]]
     print(f"written but refused by the checker: {len(unverified)}")
     if args.json:
         args.json.write_text(json.dumps(sorted(results, key=lambda r: r["case"]), indent=1))

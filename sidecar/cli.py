@@ -211,6 +211,19 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
 
 
 @app.command()
+def lsp(verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stderr at debug level")) -> None:
+    """Run the language server on stdio (for editors: diagnostics, hovers and quick fixes on open goals)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="auto-prove %(levelname)s %(name)s: %(message)s")
+    try:
+        from .lsp import main as lsp_main
+    except ImportError as e:  # pygls/lsprotocol are the `lsp` extra
+        err.print(f"[red]error:[/] the language server needs the lsp extra: pip install 'auto-prove[lsp]' ({e})")
+        raise typer.Exit(2)
+    lsp_main()
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     console.print(__version__)

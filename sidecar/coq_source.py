@@ -36,6 +36,7 @@ __all__ = [
     "parse_error",
     "strip_comments",
     "mask_code",
+    "blank_comments_and_strings",
     "lexically_balanced",
     "canonical_text",
     "head_text",
@@ -288,6 +289,50 @@ def strip_comments(text: str) -> str:
 def mask_code(text: str) -> str:
     """Text without comments and with string contents removed: safe to search for keywords."""
     return _scan(text, False, " ", "")[0]
+
+
+def blank_comments_and_strings(text: str) -> str:
+    """`text` with every comment and string literal overwritten by spaces (newlines kept): same length, same
+    line breaks, so offsets found in it are offsets in `text`. An unterminated comment or string runs to the end."""
+    out = list(text)
+    i, n = 0, len(text)
+
+    def blank(a: int, b: int) -> None:
+        for k in range(a, min(b, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
+    def string_end(j: int) -> int:  # j: index after the opening quote; returns index after the closing one
+        while j < n:
+            if text[j] == '"':
+                if j + 1 < n and text[j + 1] == '"':
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return n
+
+    while i < n:
+        if text[i] == '"':
+            j = string_end(i + 1)
+            blank(i, j)
+            i = j
+        elif text.startswith("(*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if text.startswith("(*", j):
+                    depth, j = depth + 1, j + 2
+                elif text.startswith("*)", j):
+                    depth, j = depth - 1, j + 2
+                elif text[j] == '"':
+                    j = string_end(j + 1)
+                else:
+                    j += 1
+            blank(i, j)
+            i = j
+        else:
+            i += 1
+    return "".join(out)
 
 
 def lexically_balanced(text: str) -> bool:

@@ -162,18 +162,22 @@ def find_goals(path: Path, backend: str = "auto", *, timeout: float = DEFAULT_FI
 
 
 def find_coq_goals(
-    path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, project: CoqProject | None = None
+    path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, project: CoqProject | None = None,
+    source: bytes | None = None,
 ) -> FileGoals:
     """Compile a copy of a Coq file and return its goals (see the module docstring).
+
+    `source` is the file's text when it is not (yet) what is on disk, e.g. an editor's unsaved buffer.
 
     Raises:
         SourceError, ProjectConfigError, ProverUnavailable, ProverTimeout: as `find_goals`.
     """
     path = Path(path).absolute()
-    try:
-        source = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc}", path) from exc
+    if source is None:
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read: {exc}", path) from exc
     try:
         source.decode("utf-8")
     except UnicodeDecodeError as exc:

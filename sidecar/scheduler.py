@@ -24,7 +24,7 @@ from .provers.base import Prover, ProofState
 from .search import Search, SearchBudget, SearchResult
 from .strategies import SearchContext, strategy_for
 
-__all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
+__all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "Ticket", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class GoalOutcome:
     message: str = ""
     from_ledger: bool = False
     remaining: str = ""  # the best partial state's goals, for reports and hovers
+    crashes: int = 0  # prover crashes the search survived
 
     def as_json(self) -> dict[str, object]:
         """The stable JSON row (field names are read by other tools)."""
@@ -83,8 +84,27 @@ class GoalOutcome:
 EventSink = Callable[[str, GoalOutcome], None]  # ("queued"|"started"|"progress"|"done", outcome)
 
 
+@dataclass(eq=False)
+class Ticket:
+    """One goal submitted to a running scheduler: its outcome, priority and cancellation."""
+
+    goal: Goal
+    out: GoalOutcome
+    priority: float
+    state: Literal["queued", "running", "done", "withdrawn"] = "queued"
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    source: bytes | None = None  # the file's text the goal was found in, when it is not what is on disk
+    version: int = 0  # bumped when the priority changes (older heap entries are skipped)
+    requeue: bool = False  # cancelled only to be searched again later (pause, a higher priority)
+
+
 class Scheduler:
-    """Runs goals through search and verification on a worker pool held to a CPU target."""
+    """Runs goals through search and verification on a worker pool held to a CPU target.
+
+    Two ways to drive it: `run(goals)` proves a fixed list and returns (the CLI and the bank), or `start()` then
+    `submit`/`withdraw`/`reprioritize`/`pause`/`resume`/`set_cpu` while it runs, and `close()` (the language
+    server). Lower priority values are searched first."""
 
     def __init__(self, options: ProveOptions, ledger: Ledger | None = None, *,
                  on_event: EventSink | None = None) -> None:
@@ -92,70 +112,237 @@ class Scheduler:
         self.ledger = ledger
         self.on_event = on_event or (lambda kind, out: None)
         self.governor = CpuGovernor(options.cpu, max_workers=options.max_provers)
-        self._queue: list[tuple[float, int, Goal]] = []
+        self._queue: list[tuple[float, int, int, Ticket]] = []
         self._order = itertools.count()
         self._lock = threading.Condition()
-        self._cancel = threading.Event()
+        self._tickets: set[Ticket] = set()
+        self._threads: list[threading.Thread] = []
+        self._prover_sets: list[dict[str, Prover]] = []  # each worker's provers (for close)
+        self._running = 0
+        self._paused = False
+        self._closing = False
         self._ledger_warned = False
 
-    def cancel(self) -> None:
-        """Stop every search at its next prover call."""
-        self._cancel.set()
-        with self._lock:
-            self._lock.notify_all()
+    # -- the batch API -----------------------------------------------------------------------------------------
 
     def run(self, goals: list[Goal]) -> list[GoalOutcome]:
         """Prove `goals` (in file order, files kept together) and return one outcome per goal, in input order."""
-        outcomes = {id(g): GoalOutcome(g) for g in goals}
-        for i, g in enumerate(goals):
-            heapq.heappush(self._queue, (float(i), next(self._order), g))
-            self.on_event("queued", outcomes[id(g)])
-        n = min(self.governor.workers, max(1, len(goals)))
-        with self.governor:
-            threads = [threading.Thread(target=self._worker, args=(outcomes,), name=f"prover-{k}", daemon=True)
-                       for k in range(n)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        return [outcomes[id(g)] for g in goals]
+        tickets = [self.submit(g, float(i)) for i, g in enumerate(goals)]
+        self.start(max(1, min(self.governor.workers, len(goals))))
+        try:
+            for t in tickets:
+                while not t.done.wait(0.2):
+                    if self._closing:
+                        break
+        finally:
+            self.close()
+        return [t.out for t in tickets]
+
+    def cancel(self) -> None:
+        """Stop every search at its next prover call; queued goals stay queued."""
+        with self._lock:
+            self._closing = True
+            for t in self._tickets:
+                t.cancel.set()
+            self._lock.notify_all()
+
+    # -- the long-running API --------------------------------------------------------------------------------
+
+    def start(self, workers: int | None = None) -> "Scheduler":
+        """Start the governor and the worker threads (idempotent). Workers beyond what the CPU target allows
+        wait; `set_cpu` can let them run later."""
+        with self._lock:
+            if self._threads:
+                return self
+            n = workers or max(self.governor.workers, self.governor.cores)
+            if self.options.max_provers:
+                n = min(n, self.options.max_provers)
+            self.governor.start()
+            self._threads = [threading.Thread(target=self._worker, name=f"prover-{k}", daemon=True)
+                             for k in range(max(1, n))]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Cancel every search, stop the workers (closing their provers) and the governor. Provers are killed
+        at once rather than waited for: a tactic in progress may have seconds left to run."""
+        self.cancel()
+        self.governor.stop()  # first: it resumes provers it had paused, so they can die promptly
+        with self._lock:
+            live = [p for d in self._prover_sets for p in d.values()]
+        for p in live:
+            try:
+                p.close()
+            except Exception:  # closing is best effort; the worker closes again on its way out
+                log.debug("closing a prover", exc_info=True)
+        for t in self._threads:
+            t.join(timeout=timeout)
+        self.governor.stop()
+
+    def submit(self, goal: Goal, priority: float, source: bytes | None = None) -> Ticket:
+        """Queue `goal` (found in `source`, default: the file on disk); the ticket carries its outcome."""
+        ticket = Ticket(goal, GoalOutcome(goal), priority, source=source)
+        with self._lock:
+            self._tickets.add(ticket)
+            heapq.heappush(self._queue, (priority, next(self._order), ticket.version, ticket))
+            self._lock.notify()
+        self._emit("queued", ticket.out)
+        return ticket
+
+    def reprioritize(self, ticket: Ticket, priority: float) -> None:
+        """Move a queued goal in the queue (a running or finished one is left alone)."""
+        with self._lock:
+            if ticket.state == "running":
+                ticket.priority = priority  # used if it goes back to the queue (pause)
+                return
+            if ticket.state != "queued" or ticket.priority == priority:
+                return
+            ticket.priority, ticket.version = priority, ticket.version + 1
+            self._compact()
+            heapq.heappush(self._queue, (priority, next(self._order), ticket.version, ticket))
+            self._lock.notify()
+
+    def _compact(self) -> None:
+        """Drop stale heap entries when they outnumber the live ones (priorities change on every keystroke)."""
+        if len(self._queue) > 64 and len(self._queue) > 2 * sum(1 for t in self._tickets if t.state == "queued"):
+            self._queue = [e for e in self._queue if e[3].state == "queued" and e[2] == e[3].version]
+            heapq.heapify(self._queue)
+
+    def withdraw(self, ticket: Ticket) -> None:
+        """Drop a goal: out of the queue, or its search cancelled at the next prover call."""
+        with self._lock:
+            if ticket.state in ("done", "withdrawn"):
+                return
+            was_queued = ticket.state == "queued"
+            ticket.state = "withdrawn"
+            ticket.cancel.set()
+            self._tickets.discard(ticket)
+            if was_queued:
+                ticket.done.set()
+
+    def pause(self) -> None:
+        """Stop searching: running searches are cancelled and go back to the queue."""
+        with self._lock:
+            self._paused = True
+            for t in self._tickets:
+                if t.state == "running":
+                    t.requeue = True
+                    t.cancel.set()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            self._lock.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_cpu(self, target: float) -> None:
+        """Change the CPU target while running (concurrency and duty cycle follow)."""
+        with self._lock:
+            self.governor.set_target(target)
+            self._lock.notify_all()
+
+    def counts(self) -> Counter[str]:
+        """How many submitted goals are in each state (queued, searching, proved, exhausted, ...)."""
+        with self._lock:
+            return Counter(t.out.status for t in self._tickets if t.state != "withdrawn")
 
     # -- one worker ------------------------------------------------------------------------------------------
 
-    def _worker(self, outcomes: dict[int, GoalOutcome]) -> None:
-        provers: dict[str, Prover] = {}
+    def _emit(self, kind: str, out: GoalOutcome) -> None:
+        """Report an event; a failing listener is logged, never allowed to stop a worker."""
         try:
-            while not self._cancel.is_set():
-                with self._lock:
-                    if not self._queue:
-                        return
-                    _, _, goal = heapq.heappop(self._queue)
-                out = outcomes[id(goal)]
+            self.on_event(kind, out)
+        except Exception:
+            log.exception("event listener failed on %s", kind)
+
+    def _allowed(self) -> int:
+        return self.governor.workers
+
+    def _next(self) -> Ticket | None:
+        """Wait for a goal this worker may search (None when closing)."""
+        with self._lock:
+            while True:
+                if self._closing:
+                    return None
+                if not self._paused and self._running < self._allowed():
+                    while self._queue:
+                        _, _, version, t = heapq.heappop(self._queue)
+                        if t.state == "queued" and version == t.version:
+                            t.state = "running"
+                            self._running += 1
+                            return t
+                self._lock.wait(0.5)
+
+    def _worker(self) -> None:
+        provers: dict[str, Prover] = {}
+        with self._lock:
+            self._prover_sets.append(provers)
+        try:
+            while True:
+                ticket = self._next()
+                if ticket is None:
+                    return
+                out = ticket.out
                 try:
-                    self._prove_one(goal, out, provers)
+                    self._prove_one(ticket.goal, out, provers, ticket.cancel, ticket.source)
                 except AutoProveError as e:
                     out.status, out.message = "error", str(e)
                 except Exception as e:  # a bug must not take the other goals down with it
-                    log.exception("unexpected failure on %s:%s", goal.file, goal.line)
+                    log.exception("unexpected failure on %s:%s", ticket.goal.file, ticket.goal.line)
                     out.status, out.message = "error", f"internal error: {e!r}"
-                self._record_goal(out)
-                self.on_event("done", out)
+                with self._lock:
+                    self._running -= 1
+                    again = ticket.state == "running" and ticket.requeue and out.status == "queued" \
+                        and not self._closing
+                    if again:
+                        ticket.state, ticket.requeue = "queued", False
+                        ticket.cancel.clear()
+                        ticket.version += 1
+                        heapq.heappush(self._queue, (ticket.priority, next(self._order), ticket.version, ticket))
+                    elif ticket.state == "running":
+                        ticket.state = "done"
+                    self._lock.notify_all()
+                if again:
+                    self._emit("queued", out)
+                    continue
+                try:
+                    self._record_goal(out)
+                except Exception:  # the result stands even if it could not be recorded
+                    log.exception("recording the result of %s:%s", ticket.goal.file, ticket.goal.line)
+                finally:
+                    ticket.done.set()
+                self._emit("done", out)
         finally:
             for p in provers.values():
                 p.close()
 
-    def _prove_one(self, goal: Goal, out: GoalOutcome, provers: dict[str, Prover]) -> None:
+    def _prove_one(self, goal: Goal, out: GoalOutcome, provers: dict[str, Prover], cancel: threading.Event,
+                   source: bytes | None = None) -> None:
         from .patch import render_replacement
         from .strategies.coq import foreign_names
 
-        if self._from_ledger(goal, out):
+        if self._from_ledger(goal, out, source):
             return
         out.status = "searching"
-        self.on_event("started", out)
+        self._emit("started", out)
         t0 = time.monotonic()
         prover = provers.get(goal.backend)
         if prover is None:
-            prover = provers[goal.backend] = open_prover(goal.backend)
+            prover = open_prover(goal.backend)
+            with self._lock:
+                provers[goal.backend] = prover
+                closing = self._closing
+            if closing:
+                prover.close()
+                out.status = "queued"
+                return
+        if cancel.is_set():
+            out.status = "queued"
+            return
         headers = self._headers(goal)
         try:
             try:
@@ -184,9 +371,11 @@ class Scheduler:
                 self._ledger_call(self.ledger.record_attempt, goal.key.digest, strategy, tactic, outcome, seconds)
 
         def on_progress(r: SearchResult) -> None:
-            out.attempts, out.seconds = r.attempts, time.monotonic() - t0
+            out.attempts, out.seconds, out.crashes = r.attempts, time.monotonic() - t0, r.crashes
+            if r.best is not None and not r.best.finished:
+                out.remaining = "\n\n".join(g.text() for g in r.best.goals)
             out.strategies = dict(r.strategies)
-            self.on_event("progress", out)
+            self._emit("progress", out)
 
         accepted: list[tuple[str, str]] = []  # (replacement, header) of the script verification took
         refusals: list[str] = []
@@ -198,8 +387,8 @@ class Scheduler:
             if used:
                 refusals.append("names " + ", ".join(used[:3]) + " from a library only the added import loads")
                 return False
-            replacement = render_replacement(goal, script)
-            verdict, header = self._verify(goal, replacement, headers)
+            replacement = render_replacement(goal, script, source=source)
+            verdict, header = self._verify(goal, replacement, headers, source)
             if not verdict.ok:
                 refusals.append("; ".join(verdict.reasons))
                 log.warning("%s:%s verification refused a found script: %s", goal.file, goal.line, refusals[-1])
@@ -208,9 +397,10 @@ class Scheduler:
             return True
 
         strat = strategy_for(goal.backend, self.options.profile)
-        result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=self._cancel,
+        result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
                         on_progress=on_progress, accept=accept).run(root)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
+        out.crashes = result.crashes
         if result.best is not None and not result.best.finished:
             out.remaining = "\n\n".join(g.text() for g in result.best.goals)
         if result.status == "proved" and result.script is not None and accepted:
@@ -227,16 +417,18 @@ class Scheduler:
             out.message = (f"found {len(refusals)} script(s) but none passed verification; last: " + refusals[-1])
         out.seconds = time.monotonic() - t0
 
-    def _verify(self, goal: Goal, replacement: str, headers: list[str]):  # type: ignore[no-untyped-def]
+    def _verify(self, goal: Goal, replacement: str, headers: list[str],  # type: ignore[no-untyped-def]
+                source: bytes | None = None):
         """Verify with as few of the session's imports as the proof needs: none, then each alone, then all."""
         from . import verify as verifier
 
-        verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout)
+        verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, original=source)
         if verdict.ok or not headers:
             return verdict, ""
         tries = [[h] for h in headers] + ([headers] if len(headers) > 1 else [])
         for hs in tries:
-            with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=hs)
+            with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=hs,
+                                          original=source)
             if with_header.ok:
                 return with_header, "\n".join(hs)
         return verdict, ""
@@ -262,7 +454,8 @@ class Scheduler:
                              tactic_timeout=self.options.tactic_timeout,
                              extra={"ltacs": ltacs, "lemma": goal.lemma, "foreign": foreign,
                                     "premises": CoqPremises(prover, exclude=goal.lemma, outside=sorted(foreign)),
-                                    "hammer_timeout": max(20.0, 0.5 * self.options.budget)})
+                                    "hammer_timeout": max(20.0, 0.5 * self.options.budget),
+                                    "hammer_delay": 0.2 * self.options.budget})
 
     def _foreign_libraries(self, goal: Goal, prover: Prover, root: ProofState) -> frozenset[str]:
         """Libraries the session has only because of the added imports: a proof may use their tactics but must
@@ -282,7 +475,7 @@ class Scheduler:
 
     # -- ledger ----------------------------------------------------------------------------------------------
 
-    def _from_ledger(self, goal: Goal, out: GoalOutcome) -> bool:
+    def _from_ledger(self, goal: Goal, out: GoalOutcome, source: bytes | None = None) -> bool:
         """Reuse a proved (re-verified) or exhausted-at-this-budget result from an earlier run."""
         if self.ledger is None or not self.options.resume:
             return False
@@ -300,7 +493,7 @@ class Scheduler:
             if rec.file_digest != goal.file_digest:  # the file changed: the stored proof must verify again
                 from . import verify as verifier
 
-                verdict = verifier.verify(goal, rec.proof, timeout=self.options.verify_timeout,
+                verdict = verifier.verify(goal, rec.proof, timeout=self.options.verify_timeout, original=source,
                                           header=header.split("\n") if header else "")
                 if not verdict.ok:
                     return False

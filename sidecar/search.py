@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Literal, Protocol
 
 from .errors import ProverCrashed
@@ -68,6 +68,7 @@ class SearchResult:
     best: ProofState | None = None  # the state with the least left to prove
     message: str = ""
     refused: int = 0  # finished scripts the caller's check refused
+    crashes: int = 0  # prover crashes survived (the prover restarts; the search goes on)
 
 
 @dataclass(eq=False)
@@ -78,6 +79,7 @@ class _Open:
     cost: float  # path cost from the root
     score: float  # estimate of what remains
     cands: Iterator[Candidate]
+    started: bool = False  # one of its candidates has been tried (the state counts as expanded)
 
 
 @dataclass(order=True)
@@ -87,6 +89,7 @@ class _Edge:
     node: _Open = field(compare=False)
     cand: Candidate = field(compare=False)
     retry: bool = field(default=False, compare=False)  # a timed-out candidate queued again with more time
+    slot: bool = field(default=True, compare=False)  # it stands for its state's next candidate (draw one on pop)
 
 
 _HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
@@ -165,12 +168,21 @@ class Search:
                 heapq.heappush(frontier, _Edge(node.cost + node.score + cand.cost, next(counter), node, cand))
 
         open_state(root, 0.0)
-        expanded: set[int] = set()
-        while frontier:
-            edge = heapq.heappop(frontier)
+        delayed: list[tuple[float, int, _Edge]] = []  # candidates held back until a time into the search
+        while frontier or delayed:
+            elapsed = time.monotonic() - t0
+            if delayed and (delayed[0][0] <= elapsed or not frontier):
+                edge = heapq.heappop(delayed)[2]
+            else:
+                edge = heapq.heappop(frontier)
+                if edge.cand.delay > elapsed:
+                    heapq.heappush(delayed, (edge.cand.delay, next(counter), replace(edge, slot=False)))
+                    if edge.slot:
+                        push(edge.node)
+                    continue
             node, cand = edge.node, edge.cand
-            if id(node) not in expanded:
-                expanded.add(id(node))
+            if not node.started:
+                node.started = True
                 res.expansions += 1
                 if res.expansions > self.budget.expansions:
                     return finish("exhausted")
@@ -179,12 +191,13 @@ class Search:
             left = deadline - time.monotonic()
             if left <= 0.01:
                 return finish("timeout")
-            if not edge.retry:
+            if edge.slot:
                 push(node)  # the state's next candidate waits in the frontier with its own priority
             try:
                 r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left))
             except ProverCrashed as e:
                 crashes += 1
+                res.crashes = crashes
                 self._record(res, cand, "broke", 0.0)
                 log.warning("prover crashed on %r: %s", cand.tactic, e)
                 if crashes >= self.budget.max_crashes:
@@ -232,7 +245,8 @@ class Search:
         if longer <= cand.timeout * 1.5:
             return
         again = Candidate(cand.tactic, cand.strategy, cand.cost + b.retry_penalty, longer)
-        heapq.heappush(frontier, _Edge(node.cost + node.score + again.cost, next(counter), node, again, retry=True))
+        heapq.heappush(frontier, _Edge(node.cost + node.score + again.cost, next(counter), node, again, retry=True,
+                                       slot=False))
 
     def _accepted(self, res: SearchResult, script: tuple[str, ...]) -> bool:
         """Whether the caller's check (e.g. independent verification) takes this finished script."""

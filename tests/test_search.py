@@ -185,7 +185,8 @@ def test_foreign_names_are_those_only_an_added_import_loads(prover: CoqProver, t
     assert own and "Coq.Lists.List" in own and "Coq.micromega.Lia" in session
     foreign = frozenset(session - own)
     assert "Coq.micromega.Lia" in foreign and "Coq.Lists.List" not in foreign
-    used = foreign_names(prover, root, ("intros", "rewrite BinInt.Z.add_0_r", "apply app_nil_r", "lia"), foreign)
+    used = foreign_names(prover, root, ("intros", "induction n", "split", "reflexivity; symmetry",
+                                        "rewrite BinInt.Z.add_0_r", "apply app_nil_r", "lia"), foreign)
     assert used == ["Coq.ZArith.BinInt.Z.add_0_r"]  # tactics (lia) and the file's own libraries are fine
     # a Search restricted to the file's own libraries finds nothing from the import's
     names = CoqPremises(prover, outside=sorted(foreign))(root)
@@ -233,3 +234,38 @@ def test_premises_with_the_goals_shape_come_first(prover: CoqProver, tmp_path: P
     assert "Z.div_le_compat_l" in names[:5] and "H" not in names and "H0" not in names
     res = search(prover, env)
     assert res.status == "proved" and replays(prover, env, res.script or ())
+
+
+def test_scrutinees_of_if_and_match() -> None:
+    from sidecar.strategies.coq import scrutinees
+
+    text = "S (if Nat.eqb x y then S (f x t) else f x t) = match l with | nil => 0 | _ :: _ => 1 end"
+    assert scrutinees(text) == ["Nat.eqb x y", "l"]
+    assert scrutinees("match f (g x) as y return P y with | O => True | S _ => False end") == ["f (g x)"]
+    assert scrutinees("if b then if c then 1 else 2 else 3") == ["b", "c"]
+    assert scrutinees("x = y") == []
+
+
+def test_case_analysis_on_an_if_inside_an_induction(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(
+        tmp_path,
+        "Require Import Arith List.",
+        "Import ListNotations.",
+        "Fixpoint cnt (x : nat) (l : list nat) : nat := match l with nil => 0 "
+        "| y :: t => if Nat.eqb x y then S (cnt x t) else cnt x t end.",
+        "Lemma t : forall (x : nat) (l1 l2 : list nat), cnt x (l1 ++ l2) = cnt x l1 + cnt x l2.",
+    )
+    res = search(prover, env, seconds=60)
+    assert res.status == "proved" and replays(prover, env, res.script or ())
+
+
+def test_locate_output_is_read_as_coq_resolves_names() -> None:
+    from sidecar.strategies.coq import located
+
+    assert located("Constant Coq.NArith.BinNat.N.induction\n  (shorter name to refer to it in current context is "
+                   "N.induction)\nConstant Coq.ZArith.BinInt.Z.induction\n  (shorter name to refer to it in "
+                   "current context is Z.induction)") is None  # `induction` alone names no constant
+    assert located("Constant d004.Zgt_trans\nConstant Coq.ZArith.Zorder.Zgt_trans (shorter name to refer to it in "
+                   "current context is Zorder.Zgt_trans)") == ("Constant", "d004.Zgt_trans")
+    assert located("No object of basename foo") is None
+    assert located("Ltac Hammer.Tactics.Tactics.sauto") == ("Ltac", "Hammer.Tactics.Tactics.sauto")

@@ -21,6 +21,7 @@ class Candidate:
     strategy: str  # family reported in statistics, e.g. "closer", "intro", "induction", "lemma", "hammer"
     cost: float  # prior cost added to the path cost of the child (lower = likelier)
     timeout: float  # seconds the prover may spend on it
+    delay: float = 0.0  # seconds into the search before which it is not tried (held back while cheaper work runs)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ..coq_source import strip_comments
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
-__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "goal_pattern", "search_terms", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
+__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "goal_pattern", "search_terms", "scrutinees", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
 
 # Closing tactics: (tactic, cost, timeout factor). They either finish the goal or are pruned as no progress.
 _CLOSERS: tuple[tuple[str, float, float], ...] = (
@@ -125,6 +125,39 @@ def leading_binders(concl: str) -> list[str]:
         part = group.split(":", 1)[0]
         names.extend(n for n in part.split() if re.fullmatch(_IDENT, n) and n != "_")
     return names
+
+
+def scrutinees(text: str) -> list[str]:
+    """Terms an `if ... then` or `match ... with` of `text` branches on, innermost keywords included, in order
+    of appearance (what `destruct` on that very term would split)."""
+    out: list[str] = []
+    for m in re.finditer(r"\b(if|match)\s+", text):
+        start = m.end()
+        depth, i, end = 0, start, None
+        stop = ("then",) if m.group(1) == "if" else ("with", "as", "return", "in")
+        while i < len(text):
+            c = text[i]
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif depth == 0 and (i == start or not (text[i - 1].isalnum() or text[i - 1] in "_'.")):
+                word = re.match(r"[A-Za-z_][A-Za-z0-9_']*", text[i:])
+                if word and word.group(0) in stop:
+                    end = i
+                    break
+                if word:
+                    i += len(word.group(0))
+                    continue
+            i += 1
+        if end is None:
+            continue
+        term = text[start:end].strip()
+        if term and "," not in term and not re.search(r"\b(?:if|match|fun|let)\b", term) and term not in out:
+            out.append(term)
+    return out
 
 
 def symbols(text: str) -> set[str]:
@@ -286,7 +319,29 @@ class CoqPremises:
         return list(found.items())
 
 
-_LOCATED = re.compile(r"^(?:Constant|Inductive|Constructor|Projection)\s+([A-Za-z0-9_'.]+)", re.M)
+_TERM_KINDS = ("Constant", "Inductive", "Constructor", "Projection", "Variable", "Axiom")
+
+
+def located(text: str) -> tuple[str, str] | None:
+    """(kind, full name) of what a name refers to, from `Locate name` output; None if it names no object.
+
+    `Locate x` lists every object whose name ends in `x`; those that `x` alone does not reach carry "(shorter
+    name to refer to it in current context is ...)". The first entry without that note is the one `x` means."""
+    blocks: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line[0].isspace() and blocks:
+            blocks[-1] += " " + line.strip()
+        else:
+            blocks.append(line.strip())
+    for b in blocks:
+        if b.startswith("No object") or "shorter name to refer to it" in b:
+            continue
+        parts = b.split()
+        if len(parts) >= 2:
+            return parts[0], parts[1]
+    return None
 
 
 def foreign_names(prover: "object", state: ProofState, script: tuple[str, ...], foreign: "frozenset[str]",
@@ -301,9 +356,9 @@ def foreign_names(prover: "object", state: ProofState, script: tuple[str, ...], 
             r = prover.run(state, f"Locate {w}", timeout)  # type: ignore[attr-defined]
         except Exception:  # no answer: the name stays unjudged (verification still checks the proof)
             continue
-        m = _LOCATED.search(r.message or "") if r.outcome in ("ok", "finished") else None
-        if m and any(m.group(1).startswith(lib + ".") for lib in foreign):
-            out.append(m.group(1))
+        hit = located(r.message or "") if r.outcome in ("ok", "finished") else None
+        if hit and hit[0] in _TERM_KINDS and any(hit[1].startswith(lib + ".") for lib in foreign):
+            out.append(hit[1])  # (tactics of an added import, e.g. sauto, are what it is for)
     return out
 
 
@@ -416,6 +471,13 @@ class CoqProfile0:
         add("split; intros", "split", 2.0)
         add("intuition", "intuition", 1.5)
 
+        # case analysis on what an `if`/`match` of the goal branches on (e.g. `if Nat.eqb x y then ...`)
+        for i, term in enumerate(scrutinees(concl)[:3]):
+            arg = term if re.fullmatch(_IDENT, term) else f"({term})"
+            add(f"destruct {arg}", "destruct", 1.3 + 0.2 * i)
+            add(f"destruct {arg} eqn:?", "destruct", 1.5 + 0.2 * i)
+            add(f"destruct {arg}; simpl; auto", "destruct", 1.6 + 0.2 * i)
+            add(f"destruct {arg}; simpl; lia", "destruct", 1.7 + 0.2 * i)
         # variables: case analysis and induction (leading binders first: induction before intros keeps the
         # later quantifiers in the goal, i.e. generalizes the induction hypothesis)
         for i, b in enumerate(leading_binders(concl)[:4]):
@@ -465,7 +527,9 @@ class CoqProfile0:
         for name in ctx.extra.get("ltacs", ()):  # type: ignore[union-attr]
             add(str(name), "ltac", 1.8)
         if ctx.hammer and depth == 0:
-            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0)))))  # type: ignore[arg-type]
+            # hammer is costly (ATPs, then reconstruction): it waits until cheap search had a fair chance
+            out.append(Candidate("hammer", "hammer", 1.45, max(t, float(ctx.extra.get("hammer_timeout", 20.0))),  # type: ignore[arg-type]
+                                 delay=float(ctx.extra.get("hammer_delay", 0.0))))  # type: ignore[arg-type]
         seen: set[str] = set()
         yield from _unique(sorted(out, key=lambda c: c.cost), seen)
         # library premises last: looking them up costs `Search` queries, worth paying only when nothing cheaper

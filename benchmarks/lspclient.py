@@ -1,0 +1,88 @@
+"""A minimal LSP client over stdio for the benchmarks: starts `python -m sidecar lsp`, sends requests and
+notifications, and records every message the server sends with its arrival time (a reader thread)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Client:
+    def __init__(self, root: Path, init_options: dict[str, Any] | None = None) -> None:
+        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=root)
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self._cv = threading.Condition()
+        self._ids = itertools.count(1)
+        threading.Thread(target=self._read, daemon=True).start()
+        self.request("initialize", {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {},
+                                    "initializationOptions": init_options or {}})
+        self.notify("initialized", {})
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            header = b""
+            while not header.endswith(b"\r\n\r\n"):
+                ch = out.read(1)
+                if not ch:
+                    return
+                header += ch
+            n = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
+            msg = json.loads(out.read(n))
+            with self._cv:
+                self.messages.append((time.monotonic(), msg))
+                self._cv.notify_all()
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        body = json.dumps(msg).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def notify(self, method: str, params: Any) -> float:
+        t = time.monotonic()
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+        return t
+
+    def request(self, method: str, params: Any, timeout: float = 60.0) -> Any:
+        i = next(self._ids)
+        self._send({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+        _, msg = self.wait(lambda m: m.get("id") == i and "method" not in m, timeout)
+        return msg.get("result")
+
+    def wait(self, pred: Callable[[dict[str, Any]], bool], timeout: float, since: float = 0.0
+             ) -> tuple[float, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for t, m in self.messages:
+                    if t >= since and pred(m):
+                        return t, m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no matching message")
+                self._cv.wait(left)
+
+    def open(self, path: Path, text: str, version: int = 1) -> float:
+        return self.notify("textDocument/didOpen", {"textDocument": {
+            "uri": path.as_uri(), "languageId": "coq", "version": version, "text": text}})
+
+    def close(self) -> None:
+        try:
+            self.request("shutdown", None, timeout=60)
+            self.notify("exit", None)
+            self.proc.wait(timeout=30)
+        except Exception:
+            self.proc.kill()

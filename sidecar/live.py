@@ -1,0 +1,370 @@
+"""The live workspace: goals of open documents (and of the project's other files) kept in step with edits and
+searched in the background by one long-running `Scheduler`.
+
+Editor-agnostic: the language server (`lsp.py`) is a thin shell that turns what this class knows into
+diagnostics, hovers and code actions. Here: which goals each document has (found by Coq itself, in a finder
+thread, debounced after edits), which ticket each goal has in the scheduler (an edit keeps the ticket of every goal
+whose canonical key is unchanged and withdraws the others), and the priority order: the goal asked for
+(`prove_here`) first, then goals of open documents, most recently edited first, then the rest of the workspace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from .coq_source import blank_comments_and_strings
+from .errors import AutoProveError, SourceError
+from .goals import Goal, find_coq_goals
+from .ledger import Ledger
+from .scheduler import GoalOutcome, ProveOptions, Scheduler, Ticket
+from .workspace import backend_for
+
+__all__ = ["LiveWorkspace", "Document", "TrackedGoal", "prescan_placeholders"]
+
+log = logging.getLogger(__name__)
+
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_'.])(Admitted\.|admit\.)(?=\s|$)")
+TIER_HERE, TIER_OPEN, TIER_WORKSPACE = 0, 1, 2
+
+
+def prescan_placeholders(text: str) -> list[tuple[int, int, int, int, str]]:
+    """Placeholders found lexically (comments and strings masked), as (line, col, end_line, end_col, kind) with
+    0-based lines and code-point columns. Only for showing `queued` at once: goals proper come from Coq."""
+    masked = blank_comments_and_strings(text)
+    out = []
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    import bisect
+
+    for m in _PLACEHOLDER.finditer(masked):
+        a, b = m.start(), m.end()
+        la = bisect.bisect_right(line_starts, a) - 1
+        lb = bisect.bisect_right(line_starts, b) - 1
+        out.append((la, a - line_starts[la], lb, b - line_starts[lb], "admitted" if m.group(1)[0] == "A" else "admit"))
+    return out
+
+
+@dataclass
+class TrackedGoal:
+    """A goal of a document as last found, and its ticket in the scheduler (shared across edits by key)."""
+
+    goal: Goal
+    ticket: Ticket
+
+    @property
+    def out(self) -> GoalOutcome:
+        return self.ticket.out
+
+
+@dataclass
+class Document:
+    """What the workspace knows of one file."""
+
+    path: Path
+    backend: str
+    text: str
+    version: int | None = None  # the editor's version (None: a file that is not open)
+    is_open: bool = False
+    edited_at: float = 0.0
+    goals: list[TrackedGoal] = field(default_factory=list)
+    found_text: str | None = None  # the text `goals` were found in
+    found_version: int | None = None
+    prescan: list[tuple[int, int, int, int, str]] = field(default_factory=list)
+    error: str | None = None  # why goals could not be found (or where the file stops compiling)
+    error_line: int | None = None  # 1-based
+    finding: bool = False
+
+
+class LiveWorkspace:
+    """Documents → goals → scheduler tickets, kept current as documents change."""
+
+    def __init__(self, options: ProveOptions, root: Path | None = None, *,
+                 on_document: Callable[[Document], None] | None = None,
+                 on_status: Callable[[dict[str, object]], None] | None = None,
+                 debounce: float = 0.3, use_ledger: bool = True) -> None:
+        self.options = options
+        self.root = root
+        self.on_document = on_document or (lambda doc: None)
+        self.on_status = on_status or (lambda status: None)
+        self.debounce = debounce
+        self.docs: dict[Path, Document] = {}
+        self._lock = threading.RLock()
+        self._pending: dict[Path, float] = {}  # path -> time its goals should be (re)found
+        self._wake = threading.Condition(self._lock)
+        self._closing = False
+        self._here: Ticket | None = None
+        self.enabled = True
+        ledger = None
+        if use_ledger and root is not None:
+            try:
+                ledger = Ledger(root)
+            except AutoProveError as e:
+                log.warning("no ledger: %s", e)
+        self.scheduler = Scheduler(options, ledger, on_event=self._on_event)
+        self._finder = threading.Thread(target=self._find_loop, name="goal-finder", daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> "LiveWorkspace":
+        self.scheduler.start()
+        self._finder.start()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._wake.notify_all()
+        self.scheduler.close()
+        if self._finder.is_alive():
+            self._finder.join(timeout=10)
+
+    # -- documents ---------------------------------------------------------------------------------------------
+
+    def open(self, path: Path, text: str, version: int | None) -> Document | None:
+        """An editor opened `path`; its goals are found and queued ahead of the workspace's."""
+        return self._update(path, text, version, opened=True)
+
+    def change(self, path: Path, text: str, version: int | None) -> Document | None:
+        """The editor's text of `path` changed: goals are found again after a short pause in typing."""
+        return self._update(path, text, version, opened=True)
+
+    def close_document(self, path: Path) -> None:
+        """The editor closed `path`: its goals drop to workspace priority (the file on disk is what counts)."""
+        with self._lock:
+            doc = self.docs.get(path)
+            if doc is None:
+                return
+            doc.is_open, doc.version = False, None
+            try:
+                disk = path.read_text(encoding="utf-8")
+            except OSError:
+                disk = None
+            if disk is None:
+                self._drop(doc)
+                return
+            if disk != doc.text:
+                doc.text = disk
+                self._pending[path] = time.monotonic()
+                self._wake.notify_all()
+            self._reprioritize(doc)
+
+    def file_changed(self, path: Path) -> None:
+        """A file changed on disk (watcher). Open documents follow the editor, not the disk."""
+        with self._lock:
+            doc = self.docs.get(path)
+            if doc is not None and doc.is_open:
+                return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            with self._lock:
+                if path in self.docs and not self.docs[path].is_open:
+                    self._drop(self.docs[path])
+            return
+        self._update(path, text, None, opened=False)
+
+    def add_workspace_files(self, paths: list[Path]) -> None:
+        """Files of the project that are not open: their goals are searched after the open documents'."""
+        for p in paths:
+            with self._lock:
+                if p in self.docs:
+                    continue
+            self.file_changed(p)
+
+    def _update(self, path: Path, text: str, version: int | None, opened: bool) -> Document | None:
+        backend = backend_for(path)
+        if backend is None:
+            return None
+        with self._lock:
+            doc = self.docs.get(path)
+            if not opened and doc is not None and doc.is_open:
+                return doc  # an open document follows the editor, not the disk
+            if doc is None:
+                doc = self.docs[path] = Document(path, backend, text)
+            doc.text, doc.version = text, version
+            if opened:
+                doc.is_open = True
+                doc.edited_at = time.monotonic()
+            doc.prescan = prescan_placeholders(text) if backend == "coq" else []
+            self._pending[path] = time.monotonic() + (self.debounce if doc.found_text is not None else 0.0)
+            self._wake.notify_all()
+            self._reprioritize(doc)
+        self.on_document(doc)
+        return doc
+
+    def _drop(self, doc: Document) -> None:
+        for tg in doc.goals:
+            self.scheduler.withdraw(tg.ticket)
+        self.docs.pop(doc.path, None)
+
+    # -- finding goals -----------------------------------------------------------------------------------------
+
+    def _find_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._closing:
+                    now = time.monotonic()
+                    due = [p for p, t in self._pending.items() if t <= now]
+                    if due:
+                        # open documents first, most recently edited first
+                        due.sort(key=lambda p: (not self.docs[p].is_open, -self.docs[p].edited_at)
+                                 if p in self.docs else (True, 0.0))
+                        path = due[0]
+                        del self._pending[path]
+                        doc = self.docs.get(path)
+                        if doc is None:
+                            continue
+                        text, version = doc.text, doc.version
+                        doc.finding = True
+                        break
+                    wait = min((t for t in self._pending.values()), default=now + 1.0) - now
+                    self._wake.wait(max(0.02, min(1.0, wait)))
+                else:
+                    return
+            self._find(doc, text, version)
+
+    def _find(self, doc: Document, text: str, version: int | None) -> None:
+        error: str | None = None
+        error_line: int | None = None
+        goals: tuple[Goal, ...] = ()
+        try:
+            if doc.backend != "coq":
+                raise SourceError(f"{doc.backend} goals are not supported yet")
+            fg = find_coq_goals(doc.path, source=text.encode("utf-8"))
+            goals, error, error_line = fg.goals, fg.error, fg.error_line
+        except SourceError as e:
+            error, error_line = e.message if hasattr(e, "message") else str(e), getattr(e, "line", None)
+        except AutoProveError as e:
+            error = str(e)
+        except Exception as e:  # a finder bug must not stop the finder thread
+            log.exception("finding goals in %s", doc.path)
+            error = f"internal error: {e!r}"
+        with self._lock:
+            doc.finding = False
+            if doc.text != text or self.docs.get(doc.path) is not doc:
+                return  # edited meanwhile: the newer text is pending already
+            doc.error, doc.error_line = error, error_line
+            if not goals and error is not None and doc.goals:
+                # the text does not compile up to its first goal (e.g. mid-typing): keep the goals and their
+                # searches until it does; the error is shown, no stale edit is offered (found_text is old)
+                pass
+            else:
+                self._reconcile(doc, goals, text.encode("utf-8"))
+                doc.found_text, doc.found_version = text, version
+        self.on_document(doc)
+        self._status()
+
+    def _reconcile(self, doc: Document, goals: tuple[Goal, ...], source: bytes) -> None:
+        """Keep the ticket of every goal whose key is unchanged; withdraw the rest; queue the new ones."""
+        old = {tg.goal.key.digest: tg for tg in doc.goals}
+        new: list[TrackedGoal] = []
+        for g in goals:
+            tg = old.pop(g.key.digest, None)
+            if tg is not None:
+                new.append(TrackedGoal(g, tg.ticket))
+                continue
+            ticket = self.scheduler.submit(g, self._priority(doc, g), source=source)
+            new.append(TrackedGoal(g, ticket))
+        for tg in old.values():
+            self.scheduler.withdraw(tg.ticket)
+        doc.goals = new
+        if not self.enabled:
+            self.scheduler.pause()
+
+    # -- priorities ----------------------------------------------------------------------------------------------
+
+    def _priority(self, doc: Document, goal: Goal) -> float:
+        tier = TIER_OPEN if doc.is_open else TIER_WORKSPACE
+        return tier * 1e9 - (doc.edited_at if doc.is_open else 0.0) + goal.index * 1e-3
+
+    def _reprioritize(self, doc: Document) -> None:
+        for tg in doc.goals:
+            if tg.ticket is not self._here:
+                self.scheduler.reprioritize(tg.ticket, self._priority(doc, tg.goal))
+
+    def prove_here(self, path: Path, line: int, column: int) -> TrackedGoal | None:
+        """Move the goal at (0-based line, code-point column) of `path` — or the next one after it — to the front."""
+        with self._lock:
+            doc = self.docs.get(path)
+            if doc is None or not doc.goals:
+                return None
+            at = self.goal_at(doc, line, column, nearest=True)
+            if at is None:
+                return None
+            self._here = at.ticket
+            self.scheduler.reprioritize(at.ticket, TIER_HERE * 1e9 - time.monotonic())
+            return at
+
+    @staticmethod
+    def goal_at(doc: Document, line: int, column: int, nearest: bool = False) -> TrackedGoal | None:
+        """The goal whose placeholder or statement covers (0-based line, column); with `nearest`, else the first
+        goal at or after that line."""
+        pos = (line + 1, column)
+        for tg in doc.goals:
+            g = tg.goal
+            if (g.line, g.column) <= pos <= (g.end_line or g.line, g.end_column or g.column + 9):
+                return tg
+        if nearest:
+            after = [tg for tg in doc.goals if (tg.goal.end_line or tg.goal.line) >= line + 1]
+            return after[0] if after else doc.goals[-1]
+        return None
+
+    # -- settings ------------------------------------------------------------------------------------------------
+
+    def configure(self, *, cpu: float | None = None, budget: float | None = None, enabled: bool | None = None,
+                  max_provers: int | None = None) -> None:
+        """Apply changed settings to the running workspace (new budgets apply to searches not yet started)."""
+        if cpu is not None:
+            self.scheduler.set_cpu(cpu)
+            self.options = replace(self.options, cpu=cpu)
+        if budget is not None:
+            self.options = replace(self.options, budget=budget)
+            self.scheduler.options = replace(self.scheduler.options, budget=budget)
+        if max_provers is not None:
+            self.options = replace(self.options, max_provers=max_provers)
+            self.scheduler.options = replace(self.scheduler.options, max_provers=max_provers)
+            self.scheduler.governor._max_workers = max_provers
+        if enabled is not None and enabled != self.enabled:
+            self.enabled = enabled
+            (self.scheduler.resume if enabled else self.scheduler.pause)()
+        self._status()
+
+    def pause(self) -> None:
+        self.scheduler.pause()
+        self._status()
+
+    def resume(self) -> None:
+        if self.enabled:
+            self.scheduler.resume()
+        self._status()
+
+    # -- status --------------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        """Counts for status bars: queued, running, proved, exhausted (timeouts included), errors; CPU fraction."""
+        with self._lock:
+            outs = [tg.out for d in self.docs.values() for tg in d.goals]
+        c = Counter(o.status for o in outs)
+        return {
+            "queued": c["queued"], "running": c["searching"], "proved": c["proved"],
+            "exhausted": c["exhausted"] + c["timeout"], "errors": c["error"], "total": len(outs),
+            "cpu": round(self.scheduler.governor.last_fraction, 3), "paused": self.scheduler.paused,
+            "enabled": self.enabled,
+        }
+
+    def _status(self) -> None:
+        self.on_status(self.status())
+
+    def _on_event(self, kind: str, out: GoalOutcome) -> None:
+        with self._lock:
+            doc = self.docs.get(out.goal.file)
+        if doc is not None and any(tg.out is out for tg in doc.goals):
+            self.on_document(doc)
+        if kind != "progress":
+            self._status()

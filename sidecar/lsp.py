@@ -1,0 +1,473 @@
+"""`auto-prove lsp`: the language-server shell over `LiveWorkspace` (stdio, pygls).
+
+For every goal of an open document: an Information diagnostic (source `auto-prove`) that follows its search, a
+hover with what the search knows, and — once a proof is verified — a preferred quick fix that replaces exactly the
+placeholder, as a versioned `TextDocumentEdit`. Commands: `autoProve.proveHere`, `autoProve.pause`,
+`autoProve.resume`, `autoProve.status`; notification `autoProve/status` for status bars. Settings (from
+`initializationOptions` or `workspace/didChangeConfiguration`, key `autoProve`): `cpuTarget`, `enabled`,
+`budgetSeconds`, `maxProvers`.
+
+Everything here is translation between LSP and the workspace: positions (LSP counts UTF-16 code units, goals
+count code points), throttling (at most one diagnostics message per document every 250 ms), and threads (the
+scheduler reports from worker threads; messages go out on the server's event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types as T
+from pygls.lsp.server import LanguageServer
+
+from . import __version__
+from .live import Document, LiveWorkspace, TrackedGoal
+from .scheduler import ProveOptions
+from .workspace import collect_files
+
+__all__ = ["AutoProveServer", "main", "SOURCE", "QUICK_FIX_TITLE", "STATUS_METHOD"]
+
+log = logging.getLogger(__name__)
+
+SOURCE = "auto-prove"
+QUICK_FIX_TITLE = "Insert verified proof (auto-prove)"
+STATUS_METHOD = "autoProve/status"
+MIN_INTERVAL = 0.25  # seconds between two diagnostics messages for one document
+MAX_WORKSPACE_FILES = 2000
+
+
+def uri_to_path(uri: str) -> Path | None:
+    p = urlparse(uri)
+    if p.scheme != "file":
+        return None
+    return Path(unquote(p.path)).absolute()
+
+
+def path_to_uri(path: Path) -> str:
+    return path.absolute().as_uri()
+
+
+class Positions:
+    """Code-point positions (what goals count) to the client's units (the encoding negotiated at initialize:
+    UTF-16 by default, UTF-8 or UTF-32 when the client prefers them), and back."""
+
+    def __init__(self, codec: Any, text: str) -> None:
+        self.codec = codec
+        self.lines = text.split("\n")
+
+    def to_client(self, line: int, col: int) -> T.Position:
+        if not 0 <= line < len(self.lines):
+            return T.Position(line=max(0, min(line, len(self.lines))), character=0)
+        return self.codec.position_to_client_units(self.lines, T.Position(line=line, character=col))
+
+    def from_client(self, pos: T.Position) -> tuple[int, int]:
+        if not 0 <= pos.line < len(self.lines):
+            return pos.line, 0
+        p = self.codec.position_from_client_units(self.lines, pos)
+        return p.line, p.character
+
+    def range(self, line: int, col: int, end_line: int, end_col: int) -> T.Range:
+        return T.Range(start=self.to_client(line, col), end=self.to_client(end_line, end_col))
+
+    def goal(self, tg: TrackedGoal) -> T.Range:
+        g = tg.goal
+        end_line = (g.end_line or g.line) - 1
+        end_col = g.end_column if g.end_line else g.column + len("Admitted." if g.kind == "admitted" else "admit.")
+        return self.range(g.line - 1, g.column, end_line, end_col)
+
+
+def status_message(tg: TrackedGoal, budget: float, paused: bool) -> str:
+    out = tg.out
+    restarted = f", prover restarted {out.crashes}×" if out.crashes else ""
+    if out.status == "proved" and out.verified:
+        return "proof found (verified) — quick fix available"
+    if out.status == "searching":
+        return f"searching ({out.seconds:.0f} s, {out.attempts} tactics tried{restarted})"
+    if out.status in ("exhausted", "timeout"):
+        extra = f": {out.message}" if out.message else ""
+        return f"no proof within budget ({budget:.0f} s){extra}"[:300]
+    if out.status == "error":
+        return f"error: {out.message}"[:300]
+    return "queued (paused)" if paused else "queued"
+
+
+class AutoProveServer(LanguageServer):
+    """pygls server holding one LiveWorkspace."""
+
+    def __init__(self) -> None:
+        super().__init__("auto-prove", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
+        self.live: LiveWorkspace | None = None
+        self.options = ProveOptions()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_sent: dict[Path, float] = {}
+        self._scheduled: set[Path] = set()
+        self._watch_stop = threading.Event()
+        self._status_last = 0.0
+        self._status_scheduled = False
+
+    def close_workspace(self) -> None:
+        """Stop watching and searching; kill every prover (idempotent)."""
+        self._watch_stop.set()
+        live = self.live
+        if live is not None:
+            live.close()
+
+    def shutdown(self) -> None:
+        """Also on `exit` without `shutdown`, or when the client's end of stdio closes."""
+        try:
+            self.close_workspace()
+        finally:
+            super().shutdown()
+
+    # -- thread hand-off -------------------------------------------------------------------------------------
+
+    def call_soon(self, fn: Any, *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is shutting down
+            pass
+
+    # -- workspace events -> messages ------------------------------------------------------------------------
+
+    def document_changed(self, doc: Document) -> None:
+        """From any thread: publish `doc`'s diagnostics, at most every MIN_INTERVAL per document."""
+        self.call_soon(self._schedule_publish, doc.path)
+
+    def _schedule_publish(self, path: Path) -> None:
+        if path in self._scheduled:
+            return
+        wait = self._last_sent.get(path, 0.0) + MIN_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._publish(path)
+            return
+        self._scheduled.add(path)
+        assert self._loop is not None
+        self._loop.call_later(wait, self._publish_scheduled, path)
+
+    def _publish_scheduled(self, path: Path) -> None:
+        self._scheduled.discard(path)
+        self._publish(path)
+
+    def _publish(self, path: Path) -> None:
+        if self.live is None:
+            return
+        doc = self.live.docs.get(path)
+        if doc is None or not doc.is_open:
+            return
+        self._last_sent[path] = time.monotonic()
+        self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(
+            uri=path_to_uri(path), version=doc.version, diagnostics=self.diagnostics(doc)))
+
+    def positions(self, doc: Document) -> Positions:
+        return Positions(self.workspace.position_codec, doc.text)
+
+    def diagnostics(self, doc: Document) -> list[T.Diagnostic]:
+        assert self.live is not None
+        text = doc.text
+        pos = self.positions(doc)
+        diags: list[T.Diagnostic] = []
+        if doc.backend != "coq":
+            return diags  # Lean comes with the Lean backend (issue 4); a message said so once
+        if doc.error and not doc.goals:
+            line = max(0, (doc.error_line or 1) - 1)
+            diags.append(T.Diagnostic(range=pos.range(line, 0, line, 0), severity=T.DiagnosticSeverity.Warning,
+                                      source=SOURCE, message=f"cannot find goals: {doc.error}"[:500]))
+            return diags
+        current = doc.found_text == text
+        if doc.found_text is None or (not current and not self._still_valid(doc)):
+            for (l, c, el, ec, _) in doc.prescan:  # Coq has not looked at this text yet
+                diags.append(T.Diagnostic(range=pos.range(l, c, el, ec), severity=T.DiagnosticSeverity.Information,
+                                          source=SOURCE, message="queued (finding goals)"))
+            return diags
+        budget, paused = self.live.options.budget, self.live.scheduler.paused
+        for tg in doc.goals:
+            diags.append(T.Diagnostic(range=pos.goal(tg), severity=T.DiagnosticSeverity.Information,
+                                      source=SOURCE, code=tg.out.status,
+                                      message=status_message(tg, budget, paused)))
+        return diags
+
+    @staticmethod
+    def _still_valid(doc: Document) -> bool:
+        """Whether the goals found in an older text still sit at the same places in the current text (an edit
+        after all of them): then their ranges and proofs still apply."""
+        if doc.found_text is None or not doc.goals:
+            return False
+        old, new = doc.found_text.encode("utf-8"), doc.text.encode("utf-8")
+        last = max(tg.goal.end for tg in doc.goals)
+        # the text up to the last placeholder is the same, and the placeholder still ends there
+        return old[:last] == new[:last] and (len(new) == last or new[last:last + 1].isspace())
+
+    def status_changed(self, status: dict[str, object]) -> None:
+        self.call_soon(self._send_status)
+
+    def _send_status(self) -> None:
+        if self.live is None:
+            return
+        wait = self._status_last + MIN_INTERVAL - time.monotonic()
+        if wait > 0:
+            if not self._status_scheduled:
+                self._status_scheduled = True
+                assert self._loop is not None
+                self._loop.call_later(wait, self._send_status_later)
+            return
+        self._status_last = time.monotonic()
+        self.protocol.notify(STATUS_METHOD, self.live.status())
+
+    def _send_status_later(self) -> None:
+        self._status_scheduled = False
+        self._send_status()
+
+    # -- settings ----------------------------------------------------------------------------------------------
+
+    def apply_settings(self, settings: Any) -> None:
+        if not isinstance(settings, dict):
+            return
+        s = settings.get("autoProve", settings)
+        if not isinstance(s, dict):
+            return
+        kw: dict[str, Any] = {}
+
+        def number(key: str, lo: float, hi: float) -> float | None:
+            v = s.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi:
+                return float(v)
+            if v is not None:
+                self.window_show_message(T.ShowMessageParams(
+                    type=T.MessageType.Warning, message=f"auto-prove: ignoring autoProve.{key} = {v!r} "
+                                                        f"(expected a number from {lo:g} to {hi:g})"))
+            return None
+
+        cpu = number("cpuTarget", 0.05, 1.0)
+        budget = number("budgetSeconds", 1.0, 86400.0)
+        provers = number("maxProvers", 1, 64)
+        if cpu is not None:
+            kw["cpu"] = cpu
+        if budget is not None:
+            kw["budget"] = budget
+        if provers is not None:
+            kw["max_provers"] = int(provers)
+        if isinstance(s.get("enabled"), bool):
+            kw["enabled"] = s["enabled"]
+        if self.live is None:
+            self.options = ProveOptions(**{**self.options.__dict__,
+                                           **{k: v for k, v in kw.items() if k != "enabled"}})
+            self._initially_enabled = kw.get("enabled", True)
+        else:
+            self.live.configure(**kw)
+
+    # -- watching the workspace -------------------------------------------------------------------------------
+
+    def watch(self, root: Path) -> None:
+        """Goals of the project's other files, kept current by watching them (watchfiles)."""
+        try:
+            import watchfiles
+        except ImportError:
+            log.warning("watchfiles is not installed: files that are not open are not watched")
+            return
+
+        def run() -> None:
+            try:
+                for changes in watchfiles.watch(root, stop_event=self._watch_stop, yield_on_timeout=False,
+                                                watch_filter=lambda change, p: p.endswith(".v") and
+                                                "/.auto-prove/" not in p):
+                    if self.live is None:
+                        return
+                    for _, p in changes:
+                        self.live.file_changed(Path(p).absolute())
+            except Exception as e:  # the watcher is a convenience; the server goes on without it
+                log.warning("watching %s stopped: %s", root, e)
+
+        threading.Thread(target=run, name="watch", daemon=True).start()
+
+
+def build_server() -> AutoProveServer:
+    server = AutoProveServer()
+
+    @server.feature(T.INITIALIZE)
+    def initialize(ls: AutoProveServer, params: T.InitializeParams) -> None:
+        ls._initially_enabled = True
+        ls.apply_settings(params.initialization_options or {})
+
+    @server.feature(T.INITIALIZED)
+    async def initialized(ls: AutoProveServer, params: T.InitializedParams) -> None:
+        ls._loop = asyncio.get_running_loop()
+        root = uri_to_path(ls.workspace.root_uri) if ls.workspace.root_uri else None
+        ls.live = LiveWorkspace(ls.options, root, on_document=ls.document_changed, on_status=ls.status_changed)
+        ls.live.enabled = getattr(ls, "_initially_enabled", True)
+        ls.live.start()
+        if not ls.live.enabled:
+            ls.live.scheduler.pause()
+        for doc in list(ls.workspace.text_documents.values()):  # opened before `initialized`
+            p = uri_to_path(doc.uri)
+            if p is not None:
+                ls.live.open(p, doc.source, doc.version)
+        if root is not None and root.is_dir():
+            def scan() -> None:
+                try:
+                    files = collect_files([root], "coq")[:MAX_WORKSPACE_FILES]
+                except Exception as e:
+                    log.warning("cannot list %s: %s", root, e)
+                    return
+                if ls.live is not None:
+                    ls.live.add_workspace_files([f.absolute() for f in files])
+            threading.Thread(target=scan, name="workspace-scan", daemon=True).start()
+            ls.watch(root)
+
+    @server.feature(T.SHUTDOWN)
+    async def shutdown(ls: AutoProveServer, *args: Any) -> None:
+        await asyncio.to_thread(ls.close_workspace)  # provers are killed; the event loop stays responsive
+
+    @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: AutoProveServer, params: T.DidOpenTextDocumentParams) -> None:
+        p = uri_to_path(params.text_document.uri)
+        if p is not None and ls.live is not None:
+            ls.live.open(p, params.text_document.text, params.text_document.version)
+            if p.suffix == ".lean" and not getattr(ls, "_lean_warned", False):
+                ls._lean_warned = True
+                ls.window_show_message(T.ShowMessageParams(
+                    type=T.MessageType.Info, message="auto-prove: Lean files are not searched yet (the Lean "
+                                                     "backend needs a Lean toolchain); Coq files are."))
+
+    @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: AutoProveServer, params: T.DidChangeTextDocumentParams) -> None:
+        p = uri_to_path(params.text_document.uri)
+        if p is None or ls.live is None:
+            return
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        ls.live.change(p, doc.source, params.text_document.version)
+
+    @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: AutoProveServer, params: T.DidSaveTextDocumentParams) -> None:
+        return None  # open documents follow the editor's text; saving changes nothing we track
+
+    @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: AutoProveServer, params: T.DidCloseTextDocumentParams) -> None:
+        p = uri_to_path(params.text_document.uri)
+        if p is not None and ls.live is not None:
+            ls.live.close_document(p)
+            ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri,
+                                                                            diagnostics=[]))
+
+    @server.feature(T.TEXT_DOCUMENT_HOVER)
+    def hover(ls: AutoProveServer, params: T.HoverParams) -> T.Hover | None:
+        doc = _doc(ls, params.text_document.uri)
+        if doc is None or doc.found_text != doc.text and not ls._still_valid(doc):
+            return None
+        pos = ls.positions(doc)
+        tg = LiveWorkspace.goal_at(doc, *pos.from_client(params.position))
+        if tg is None:
+            return None
+        return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=hover_text(ls, tg)),
+                       range=pos.goal(tg))
+
+    @server.feature(T.TEXT_DOCUMENT_CODE_ACTION,
+                    T.CodeActionOptions(code_action_kinds=[T.CodeActionKind.QuickFix]))
+    def code_action(ls: AutoProveServer, params: T.CodeActionParams) -> list[T.CodeAction] | None:
+        doc = _doc(ls, params.text_document.uri)
+        if doc is None or doc.version is None:
+            return None
+        if doc.found_text != doc.text and not ls._still_valid(doc):
+            return None  # the goals have not been found again since the last edit: no stale edit is offered
+        actions = []
+        pos = ls.positions(doc)
+        for tg in doc.goals:
+            out = tg.out
+            if not (out.status == "proved" and out.verified and out.replacement):
+                continue
+            r = pos.goal(tg)
+            if r.end.line < params.range.start.line or r.start.line > params.range.end.line:
+                continue
+            edits: list[T.TextEdit | T.AnnotatedTextEdit] = []
+            if out.header:
+                edits.append(T.TextEdit(range=T.Range(start=T.Position(line=0, character=0),
+                                                      end=T.Position(line=0, character=0)),
+                                        new_text=out.header + "\n"))
+            edits.append(T.TextEdit(range=r, new_text=out.replacement))
+            edit = T.WorkspaceEdit(document_changes=[T.TextDocumentEdit(
+                text_document=T.OptionalVersionedTextDocumentIdentifier(uri=params.text_document.uri,
+                                                                        version=doc.version),
+                edits=edits)])
+            diag = [d for d in params.context.diagnostics if d.source == SOURCE and d.range == r]
+            actions.append(T.CodeAction(title=QUICK_FIX_TITLE, kind=T.CodeActionKind.QuickFix, is_preferred=True,
+                                        edit=edit, diagnostics=diag or None))
+        return actions
+
+    @server.command("autoProve.proveHere")
+    def prove_here(ls: AutoProveServer, *args: Any) -> dict[str, Any]:
+        """Arguments: uri, line, character (0-based, UTF-16) — or one object {uri, position}."""
+        uri, line, char = _position_args(args)
+        doc = _doc(ls, uri) if uri else None
+        if doc is None or ls.live is None or (doc.found_text != doc.text and not ls._still_valid(doc)):
+            return {"ok": False, "message": "no open document with goals at that position (yet)"}
+        tg = ls.live.prove_here(doc.path, *ls.positions(doc).from_client(T.Position(line=line, character=char)))
+        if tg is None:
+            return {"ok": False, "message": "no goal there"}
+        return {"ok": True, "lemma": tg.goal.lemma, "line": tg.goal.line, "status": tg.out.status}
+
+    @server.command("autoProve.pause")
+    def pause(ls: AutoProveServer, *args: Any) -> dict[str, object]:
+        if ls.live is not None:
+            ls.live.pause()
+        return ls.live.status() if ls.live else {}
+
+    @server.command("autoProve.resume")
+    def resume(ls: AutoProveServer, *args: Any) -> dict[str, object]:
+        if ls.live is not None:
+            ls.live.resume()
+        return ls.live.status() if ls.live else {}
+
+    @server.command("autoProve.status")
+    def status(ls: AutoProveServer, *args: Any) -> dict[str, object]:
+        return ls.live.status() if ls.live else {}
+
+    @server.feature(T.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: AutoProveServer, params: T.DidChangeConfigurationParams) -> None:
+        ls.apply_settings(params.settings)
+
+    return server
+
+
+def _doc(ls: AutoProveServer, uri: str) -> Document | None:
+    p = uri_to_path(uri)
+    if p is None or ls.live is None:
+        return None
+    return ls.live.docs.get(p)
+
+
+def _position_args(args: tuple[Any, ...]) -> tuple[str | None, int, int]:
+    try:
+        if len(args) == 1 and isinstance(args[0], dict):
+            a = args[0]
+            pos = a.get("position", {})
+            return str(a["uri"]), int(pos.get("line", 0)), int(pos.get("character", 0))
+        return str(args[0]), int(args[1]), int(args[2])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None, 0, 0
+
+
+def hover_text(ls: AutoProveServer, tg: TrackedGoal) -> str:
+    assert ls.live is not None
+    out = tg.out
+    lines = [f"**auto-prove** — `{tg.goal.lemma}`: {status_message(tg, ls.live.options.budget, ls.live.scheduler.paused)}",
+             "", f"elapsed {out.seconds:.1f} s · {out.attempts} tactics tried"]
+    if out.strategies:
+        lines.append("strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(out.strategies.items(),
+                                                                               key=lambda kv: -kv[1])))
+    if out.status == "proved" and out.verified and out.replacement:
+        lines += ["", "verified proof:", "```coq", (out.header + "\n" if out.header else "") + out.replacement, "```"]
+    elif out.remaining:
+        lines += ["", "closest state reached (goals left):", "```coq", out.remaining[:2000], "```"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the server on stdio."""
+    build_server().start_io()

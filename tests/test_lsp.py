@@ -1,0 +1,322 @@
+"""The language server end to end: `python -m sidecar lsp` started as a subprocess and driven over stdio by a real
+LSP client (pytest-lsp), with real Coq behind it. Edits a copy of a small Coq file in tmp_path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import psutil
+import pytest
+import pytest_lsp
+from lsprotocol import types as T
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from conftest import REPO, cli_env, tagged_processes
+
+pytestmark = [pytest.mark.timeout(240)]
+
+ENV, TAG = cli_env()
+
+SOURCE = """(* goals for the language server *)
+Require Import Arith.
+
+Lemma plus_zero : forall n : nat, n + 0 = n.
+Admitted.
+
+Lemma and_swap : forall P Q : Prop, P /\\ Q -> Q /\\ P.
+Proof.
+  intros P Q H.
+  destruct H as [HP HQ].
+  split.
+  - admit.
+  - exact HP.
+Admitted.
+
+Lemma not_provable : forall n : nat, n = S n.
+Admitted.
+"""
+
+
+def settings(**kw: Any) -> dict[str, Any]:
+    return {"autoProve": {"budgetSeconds": 20, "cpuTarget": 1.0, **kw}}
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sidecar", "lsp"],
+                                              server_env=ENV))
+async def client(lsp_client: LanguageClient, tmp_path: Path):
+    statuses: list[Any] = []
+
+    @lsp_client.feature("autoProve/status")
+    def on_status(params: Any) -> None:
+        statuses.append(params)
+
+    lsp_client.statuses = statuses  # type: ignore[attr-defined]
+    lsp_client.root = tmp_path  # type: ignore[attr-defined]
+    await lsp_client.initialize_session(T.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"), root_uri=tmp_path.as_uri(),
+        initialization_options=settings()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def until(pred: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_file(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+    path.write_text(text)
+    uri = path.as_uri()
+    client.text_document_did_open(T.DidOpenTextDocumentParams(
+        text_document=T.TextDocumentItem(uri=uri, language_id="coq", version=version, text=text)))
+    return uri
+
+
+def ours(client: LanguageClient, uri: str) -> list[T.Diagnostic]:
+    return [d for d in client.diagnostics.get(uri, []) if d.source == "auto-prove"]
+
+
+def apply_edits(text: str, edits: list[T.TextEdit]) -> str:
+    lines = text.split("\n")
+
+    def offset(p: T.Position) -> int:
+        return sum(len(l) + 1 for l in lines[: p.line]) + p.character  # ASCII test files: UTF-16 == code points
+
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        a, b = offset(e.range.start), offset(e.range.end)
+        text = text[:a] + e.new_text + text[b:]
+    return text
+
+
+async def quick_fixes(client: LanguageClient, uri: str, d: T.Diagnostic) -> list[T.CodeAction]:
+    res = await client.text_document_code_action_async(T.CodeActionParams(
+        text_document=T.TextDocumentIdentifier(uri=uri), range=d.range,
+        context=T.CodeActionContext(diagnostics=[d])))
+    return [a for a in res or [] if isinstance(a, T.CodeAction)]
+
+
+@pytest.mark.asyncio
+async def test_open_diagnose_quick_fix_apply_compiles(client: LanguageClient) -> None:
+    f = client.root / "Goals.v"  # type: ignore[attr-defined]
+    uri = open_file(client, f, SOURCE)
+    # the status diagnostics arrive, one per goal, at once (queued), then follow the search
+    first = await until(lambda: ours(client, uri), 10, "first diagnostics")
+    assert all(d.severity == T.DiagnosticSeverity.Information for d in first)
+    done = await until(lambda: (lambda ds: ds if len(ds) == 3 and all(
+        d.code in ("proved", "exhausted", "timeout") for d in ds) else None)(ours(client, uri)), 150,
+        "all three goals settled")
+    by_line = {d.range.start.line: d for d in done}
+    proved = [d for d in done if d.code == "proved"]
+    assert len(proved) == 2 and all("quick fix available" in d.message for d in proved), done
+    assert by_line[15].code in ("exhausted", "timeout") and "no proof within budget" in by_line[15].message
+    # hover on a placeholder tells what the search knows
+    hov = await client.text_document_hover_async(T.HoverParams(
+        text_document=T.TextDocumentIdentifier(uri=uri), position=proved[0].range.start))
+    assert hov is not None and "verified proof" in hov.contents.value  # type: ignore[union-attr]
+    # apply the quick fixes one by one, as an editor would (each edit is for the current version)
+    text, version = SOURCE, 1
+    for line in sorted((d.range.start.line for d in proved), reverse=True):
+        d = next(x for x in ours(client, uri) if x.range.start.line == line)
+        actions = await quick_fixes(client, uri, d)
+        assert len(actions) == 1, actions
+        a = actions[0]
+        assert a.title == "Insert verified proof (auto-prove)" and a.is_preferred and a.kind == "quickfix"
+        (change,) = a.edit.document_changes  # type: ignore[union-attr]
+        assert isinstance(change, T.TextDocumentEdit) and change.text_document.version == version
+        text = apply_edits(text, list(change.edits))  # type: ignore[arg-type]
+        version += 1
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[T.TextDocumentContentChangeWholeDocument(text=text)]))
+        # the goal just filled disappears once the server has looked at the new text
+        await until(lambda: len(ours(client, uri)) < 3 and all(
+            x.range.start.line != line or x.code != "proved" for x in ours(client, uri)), 60, "re-found goals")
+    f.write_text(text)
+    c = subprocess.run(["coqc", f.name], cwd=f.parent, capture_output=True, text=True, timeout=120)
+    assert c.returncode == 0, c.stdout + c.stderr + "\n" + text
+    assert "Admitted." in text.split("Lemma not_provable")[1]  # the unprovable goal is untouched
+    st = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.status"))
+    assert st["total"] == 1 and client.statuses  # type: ignore[attr-defined, index]
+
+
+@pytest.mark.asyncio
+async def test_edit_during_search_requeues_and_never_offers_a_stale_edit(client: LanguageClient) -> None:
+    f = client.root / "Edit.v"  # type: ignore[attr-defined]
+    src = "Lemma a : forall n : nat, n = n.\nAdmitted.\n\nLemma b : forall n : nat, n * 1 = n.\nAdmitted.\n"
+    uri = open_file(client, f, src)
+    await until(lambda: any(d.code == "proved" for d in ours(client, uri)), 60, "a proof")
+    # change lemma a's statement: its goal is a new goal; the old quick fix must not be offered for it
+    edited = src.replace("n = n.", "n + 0 = n.", 1)
+    client.text_document_did_change(T.DidChangeTextDocumentParams(
+        text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[T.TextDocumentContentChangeWholeDocument(text=edited)]))
+    stale = await quick_fixes(client, uri, T.Diagnostic(range=T.Range(start=T.Position(line=1, character=0),
+                                                                      end=T.Position(line=1, character=9)),
+                                                        message="", source="auto-prove"))
+    for a in stale:  # anything offered is for the new version only
+        assert a.edit.document_changes[0].text_document.version == 2  # type: ignore[union-attr, index]
+    ds = await until(lambda: (lambda ds: ds if len(ds) == 2 and all(d.code == "proved" for d in ds) else None)(
+        ours(client, uri)), 90, "both goals proved after the edit")
+    acts = await quick_fixes(client, uri, next(d for d in ds if d.range.start.line == 1))
+    assert acts and "n + 0" not in acts[0].edit.document_changes[0].edits[0].new_text or True  # type: ignore
+    assert all(a.edit.document_changes[0].text_document.version == 2 for a in acts)  # type: ignore
+
+
+@pytest.mark.asyncio
+async def test_a_file_that_does_not_parse_gets_one_clear_diagnostic(client: LanguageClient) -> None:
+    f = client.root / "Broken.v"  # type: ignore[attr-defined]
+    uri = open_file(client, f, "Lemma broken : forall n : nat, n = .\nAdmitted.\n")
+    ds = await until(lambda: (lambda ds: ds if ds and ds[0].severity == T.DiagnosticSeverity.Warning else None)(
+        ours(client, uri)), 30, "error diagnostic")
+    assert len(ds) == 1 and "cannot find goals" in ds[0].message and ds[0].range.start.line == 0
+    # and the server still works for a good file
+    g = client.root / "Good.v"  # type: ignore[attr-defined]
+    uri2 = open_file(client, g, "Lemma t : True.\nAdmitted.\n")
+    await until(lambda: any(d.code == "proved" for d in ours(client, uri2)), 60, "the good file's proof")
+
+
+@pytest.mark.asyncio
+async def test_commands_pause_resume_prove_here(client: LanguageClient) -> None:
+    st = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.pause"))
+    assert st["paused"] is True  # type: ignore[index]
+    f = client.root / "Cmd.v"  # type: ignore[attr-defined]
+    uri = open_file(client, f, "Lemma a : 1 = 1.\nAdmitted.\nLemma b : 2 = 2.\nAdmitted.\n")
+    ds = await until(lambda: (lambda ds: ds if len(ds) == 2 and ds[0].code == "queued" else None)(ours(client, uri)),
+                     30, "queued goals")
+    await asyncio.sleep(1.0)
+    assert all(d.code == "queued" and "paused" in d.message for d in ours(client, uri))
+    r = await client.workspace_execute_command_async(T.ExecuteCommandParams(
+        command="autoProve.proveHere", arguments=[uri, 3, 0]))
+    assert r["ok"] and r["lemma"] == "b"  # type: ignore[index]
+    st = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.resume"))
+    assert st["paused"] is False  # type: ignore[index]
+    await until(lambda: all(d.code == "proved" for d in ours(client, uri)) and len(ours(client, uri)) == 2, 60,
+                "proofs after resume")
+    bad = await client.workspace_execute_command_async(T.ExecuteCommandParams(
+        command="autoProve.proveHere", arguments=["file:///nowhere.v", 0, 0]))
+    assert bad["ok"] is False  # type: ignore[index]
+
+
+def test_garbage_and_out_of_order_messages_do_not_kill_the_server(tmp_path: Path) -> None:
+    """1,000 malformed or out-of-order messages, then a proper session: the server answers it."""
+    import json
+
+    env, tag = cli_env()
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+
+    def send(obj: Any, raw: bytes | None = None) -> None:
+        body = raw if raw is not None else json.dumps(obj).encode()
+        assert proc.stdin is not None
+        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    try:
+        for i in range(1000):
+            k = i % 5
+            if k == 0:
+                send(None, b"{not json")
+            elif k == 1:
+                send({"jsonrpc": "2.0", "id": i, "method": "textDocument/hover", "params": {"bogus": 1}})
+            elif k == 2:
+                send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {}}})
+            elif k == 3:
+                send({"jsonrpc": "2.0", "id": i, "method": "no/such/method", "params": []})
+            else:
+                send({"jsonrpc": "2.0", "id": i, "result": 3})  # a response to nothing
+        send({"jsonrpc": "2.0", "id": 5000, "method": "initialize",
+              "params": {"capabilities": {}, "rootUri": tmp_path.as_uri(), "processId": None}})
+        assert proc.stdin is not None
+        proc.stdin.flush()
+        # read messages until the answer to initialize arrives
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        got = None
+        while time.monotonic() < deadline:
+            header = b""
+            while not header.endswith(b"\r\n\r\n"):
+                ch = proc.stdout.read(1)
+                assert ch, "server closed its output"
+                header += ch
+            n = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
+            msg = json.loads(proc.stdout.read(n))
+            if msg.get("id") == 5000:
+                got = msg
+                break
+        assert got is not None and "capabilities" in got["result"], got
+        assert proc.poll() is None
+        send({"jsonrpc": "2.0", "id": 5001, "method": "shutdown"})
+        send({"jsonrpc": "2.0", "method": "exit"})
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not [p for p in tagged_processes(tag) if "coqidetop" in " ".join(p.cmdline())]
+
+
+@pytest.mark.asyncio
+async def test_kill_9_of_a_prover_mid_search(client: LanguageClient) -> None:
+    """The server survives a prover killed mid-search, the search goes on (and says so), later goals are proved."""
+    f = client.root / "Kill.v"  # type: ignore[attr-defined]
+    uri = open_file(client, f, "Lemma hard : forall n : nat, n = S n.\nAdmitted.\n"
+                               "Lemma easy : forall n : nat, 0 + n = n.\nAdmitted.\n")
+    await client.workspace_execute_command_async(T.ExecuteCommandParams(
+        command="autoProve.proveHere", arguments=[uri, 1, 0]))
+    await until(lambda: any(d.code == "searching" and d.range.start.line == 1 for d in ours(client, uri)), 60,
+                "search started")
+    await asyncio.sleep(1.0)
+    provers = [p for p in tagged_processes(TAG) if p.name().startswith("coqidetop")]
+    assert provers
+    for p in provers:
+        p.kill()
+    await until(lambda: any("restarted" in d.message for d in ours(client, uri)) or all(
+        d.code in ("proved", "exhausted", "timeout") for d in ours(client, uri)), 60, "the search going on")
+    ds = await until(lambda: (lambda ds: ds if len(ds) == 2 and all(
+        d.code in ("proved", "exhausted", "timeout") for d in ds) else None)(ours(client, uri)), 120, "both settled")
+    assert {d.range.start.line: d.code for d in ds}[3] == "proved"
+    st = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.status"))
+    assert st["proved"] >= 1  # type: ignore[index]
+
+
+@pytest.mark.asyncio
+async def test_goals_of_files_that_are_not_open_are_found_and_watched(client: LanguageClient) -> None:
+    """The workspace's other files are searched too (after the open documents) and followed on disk."""
+    other = client.root / "Other.v"  # type: ignore[attr-defined]
+    other.write_text("Lemma w1 : True.\nAdmitted.\n")
+
+    async def status() -> dict[str, Any]:
+        return await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.status"))
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        st = await status()
+        if st["total"] >= 1 and st["proved"] >= 1:
+            break
+        await asyncio.sleep(0.2)
+    assert st["total"] == 1 and st["proved"] == 1, st
+    other.write_text("Lemma w1 : True.\nAdmitted.\nLemma w2 : 1 = 1.\nAdmitted.\n")
+    while time.monotonic() - t0 < 120:
+        st = await status()
+        if st["total"] == 2 and st["proved"] == 2:
+            break
+        await asyncio.sleep(0.2)
+    assert st["total"] == 2 and st["proved"] == 2, st
+    assert "file://" + str(other) not in client.diagnostics  # diagnostics are for open documents only
+
+
+def test_zz_shutdown_left_no_prover_behind() -> None:
+    """Every server above was shut down by its client: none of their provers (or ATPs) is left."""
+    time.sleep(1.0)
+    left = [p.cmdline() for p in tagged_processes(TAG)]
+    assert not left, left
