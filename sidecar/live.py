@@ -355,7 +355,8 @@ class LiveWorkspace:
             "queued": c["queued"], "running": c["searching"], "proved": c["proved"],
             "exhausted": c["exhausted"] + c["timeout"], "errors": c["error"], "total": len(outs),
             "cpu": round(self.scheduler.governor.last_fraction, 3), "paused": self.scheduler.paused,
-            "enabled": self.enabled,
+            "enabled": self.enabled, "cpuTarget": self.scheduler.governor.target,
+            "budgetSeconds": self.options.budget,
         }
 
     def _status(self) -> None:

@@ -188,11 +188,41 @@ class AutoProveServer(LanguageServer):
                                           source=SOURCE, message="queued (finding goals)"))
             return diags
         budget, paused = self.live.options.budget, self.live.scheduler.paused
+        if doc.error and doc.error_line and current:
+            line = doc.error_line - 1
+            diags.append(T.Diagnostic(range=pos.range(line, 0, line, 0), severity=T.DiagnosticSeverity.Warning,
+                                      source=SOURCE, message=f"goals after this point are not searched: Coq stops "
+                                                             f"here ({doc.error})"[:500]))
         for tg in doc.goals:
             diags.append(T.Diagnostic(range=pos.goal(tg), severity=T.DiagnosticSeverity.Information,
                                       source=SOURCE, code=tg.out.status,
                                       message=status_message(tg, budget, paused)))
         return diags
+
+    def quick_fix_edits(self, doc: Document, tg: TrackedGoal) -> list[T.TextEdit | T.AnnotatedTextEdit]:
+        """The edits of a goal's verified proof: exactly those the verifier checked (`patch.plan_edits`: the
+        placeholder, `Admitted.` → `Qed.` when the last `admit.` of a proof is filled, the import line)."""
+        from .patch import plan_edits
+
+        out = tg.out
+        if doc.found_text is None or out.replacement is None:
+            return []
+        found = doc.found_text.encode("utf-8")
+        try:
+            planned = plan_edits(found, [(tg.goal, out.replacement)],
+                                 headers=out.header.split("\n") if out.header else ())
+        except ValueError as e:
+            log.warning("no quick fix for %s: %s", tg.goal.lemma, e)
+            return []
+        pos = self.positions(doc)
+
+        def at(offset: int) -> T.Position:
+            before = found[:offset].decode("utf-8", "replace")
+            line = before.count("\n")
+            return pos.to_client(line, len(before) - (before.rfind("\n") + 1))
+
+        return [T.TextEdit(range=T.Range(start=at(e.start), end=at(e.end)), new_text=e.text.decode("utf-8"))
+                for e in planned]
 
     @staticmethod
     def _still_valid(doc: Document) -> bool:
@@ -201,7 +231,7 @@ class AutoProveServer(LanguageServer):
         if doc.found_text is None or not doc.goals:
             return False
         old, new = doc.found_text.encode("utf-8"), doc.text.encode("utf-8")
-        last = max(tg.goal.end for tg in doc.goals)
+        last = max(max(tg.goal.end, tg.goal.closer_end) for tg in doc.goals)
         # the text up to the last placeholder is the same, and the placeholder still ends there
         return old[:last] == new[:last] and (len(new) == last or new[last:last + 1].isspace())
 
@@ -385,12 +415,9 @@ def build_server() -> AutoProveServer:
             r = pos.goal(tg)
             if r.end.line < params.range.start.line or r.start.line > params.range.end.line:
                 continue
-            edits: list[T.TextEdit | T.AnnotatedTextEdit] = []
-            if out.header:
-                edits.append(T.TextEdit(range=T.Range(start=T.Position(line=0, character=0),
-                                                      end=T.Position(line=0, character=0)),
-                                        new_text=out.header + "\n"))
-            edits.append(T.TextEdit(range=r, new_text=out.replacement))
+            edits = ls.quick_fix_edits(doc, tg)
+            if not edits:
+                continue
             edit = T.WorkspaceEdit(document_changes=[T.TextDocumentEdit(
                 text_document=T.OptionalVersionedTextDocumentIdentifier(uri=params.text_document.uri,
                                                                         version=doc.version),
@@ -457,7 +484,8 @@ def hover_text(ls: AutoProveServer, tg: TrackedGoal) -> str:
     assert ls.live is not None
     out = tg.out
     lines = [f"**auto-prove** — `{tg.goal.lemma}`: {status_message(tg, ls.live.options.budget, ls.live.scheduler.paused)}",
-             "", f"elapsed {out.seconds:.1f} s · {out.attempts} tactics tried"]
+             "", f"elapsed {out.seconds:.1f} s · {out.attempts} tactics tried"
+             + (" · found in an earlier session (from the project's ledger)" if out.from_ledger else "")]
     if out.strategies:
         lines.append("strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(out.strategies.items(),
                                                                                key=lambda kv: -kv[1])))
