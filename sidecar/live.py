@@ -72,6 +72,7 @@ class Document:
     version: int | None = None  # the editor's version (None: a file that is not open)
     is_open: bool = False
     edited_at: float = 0.0
+    edit_line: int | None = None  # 0-based line of the last edit (the goal there, or next after it, goes first)
     goals: list[TrackedGoal] = field(default_factory=list)
     found_text: str | None = None  # the text `goals` were found in
     found_version: int | None = None
@@ -130,8 +131,13 @@ class LiveWorkspace:
         """An editor opened `path`; its goals are found and queued ahead of the workspace's."""
         return self._update(path, text, version, opened=True)
 
-    def change(self, path: Path, text: str, version: int | None) -> Document | None:
-        """The editor's text of `path` changed: goals are found again after a short pause in typing."""
+    def change(self, path: Path, text: str, version: int | None, edit_line: int | None = None) -> Document | None:
+        """The editor's text of `path` changed (at `edit_line`, when known): goals are found again after a short
+        pause in typing, and the goal at the edit goes first."""
+        with self._lock:
+            doc = self.docs.get(path)
+            if doc is not None and edit_line is not None:
+                doc.edit_line = edit_line
         return self._update(path, text, version, opened=True)
 
     def close_document(self, path: Path) -> None:
@@ -269,7 +275,7 @@ class LiveWorkspace:
             if tg is not None:
                 new.append(TrackedGoal(g, tg.ticket))
                 continue
-            ticket = self.scheduler.submit(g, self._priority(doc, g), source=source)
+            ticket = self.scheduler.submit(g, self._priority(doc, g, list(goals)), source=source)
             new.append(TrackedGoal(g, ticket))
         for tg in old.values():
             self.scheduler.withdraw(tg.ticket)
@@ -279,7 +285,12 @@ class LiveWorkspace:
 
     # -- priorities ----------------------------------------------------------------------------------------------
 
-    def _priority(self, doc: Document, goal: Goal) -> float:
+    def _priority(self, doc: Document, goal: Goal, goals: list[Goal] | None = None) -> float:
+        if doc.is_open and doc.edit_line is not None:
+            at_edit = next((g for g in (goals if goals is not None else [tg.goal for tg in doc.goals])
+                            if (g.end_line or g.line) - 1 >= doc.edit_line), None)
+            if at_edit is not None and at_edit.key == goal.key:
+                return TIER_HERE * 1e9 - doc.edited_at + 5e8  # behind an explicit proveHere, ahead of the rest
         tier = TIER_OPEN if doc.is_open else TIER_WORKSPACE
         return tier * 1e9 - (doc.edited_at if doc.is_open else 0.0) + goal.index * 1e-3
 

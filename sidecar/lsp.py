@@ -372,7 +372,9 @@ def build_server() -> AutoProveServer:
         if p is None or ls.live is None:
             return
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        ls.live.change(p, doc.source, params.text_document.version)
+        lines = [c.range.start.line for c in params.content_changes
+                 if isinstance(c, T.TextDocumentContentChangePartial)]
+        ls.live.change(p, doc.source, params.text_document.version, min(lines) if lines else None)
 
     @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: AutoProveServer, params: T.DidSaveTextDocumentParams) -> None:
