@@ -56,9 +56,7 @@ def first_diagnostic(rounds: int) -> list[float]:
                 f.write_text(text)
                 uri = f.as_uri()
                 t0 = c.open(f, text)
-                t1, _ = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
-                               and m["params"]["uri"] == uri and any(
-                                   d.get("source") == "auto-prove" for d in m["params"]["diagnostics"]), 30, t0)
+                t1, _ = c.wait_diagnostics(uri, lambda d: d.get("source") == "auto-prove", 30, t0)
                 times.append(t1 - t0)
             finally:
                 c.close()
@@ -79,16 +77,12 @@ def easy_quick_fixes(n: int) -> list[float]:
                 f.write_text(text)
                 uri = f.as_uri()
                 t0 = c.open(f, text)
-                t1, _ = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
-                               and m["params"]["uri"] == uri and any(
-                                   d.get("code") == "proved" for d in m["params"]["diagnostics"]), 120, t0)
+                t1, diags = c.wait_diagnostics(uri, lambda d: d.get("code") == "proved", 120, t0)
                 # the quick fix is there when the diagnostic says so: ask for it to be sure
-                d = next(d for d in c.messages[-1][1]["params"]["diagnostics"] if d.get("code") == "proved") \
-                    if c.messages[-1][1].get("method") == "textDocument/publishDiagnostics" else None
-                if d is not None:
-                    acts = c.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"],
-                                                                 "context": {"diagnostics": [d]}})
-                    assert acts, "no quick fix offered"
+                d = next(d for d in diags if d.get("code") == "proved")
+                acts = c.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"],
+                                                             "context": {"diagnostics": [d]}})
+                assert acts, "no quick fix offered"
                 times.append(t1 - t0)
                 print(f"  {lemma.name:<28} {t1 - t0:6.2f} s", flush=True)
         finally:

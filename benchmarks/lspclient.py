@@ -75,6 +75,15 @@ class Client:
                     raise TimeoutError("no matching message")
                 self._cv.wait(left)
 
+    def wait_diagnostics(self, uri: str, pred: Callable[[dict[str, Any]], bool], timeout: float, since: float = 0.0
+                         ) -> tuple[float, list[dict[str, Any]]]:
+        """The first diagnostics published for `uri` (at or after `since`) with one diagnostic satisfying `pred`:
+        (arrival time, those diagnostics)."""
+        t, msg = self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                           and m["params"]["uri"] == uri and any(pred(d) for d in m["params"]["diagnostics"]),
+                           timeout, since)
+        return t, msg["params"]["diagnostics"]
+
     def open(self, path: Path, text: str, version: int = 1) -> float:
         return self.notify("textDocument/didOpen", {"textDocument": {
             "uri": path.as_uri(), "languageId": "coq", "version": version, "text": text}})

@@ -17,7 +17,7 @@ import time
 
 import psutil
 
-__all__ = ["CpuGovernor", "tree_cpu_seconds", "TREE_VAR", "tree_tag", "tagged_processes"]
+__all__ = ["CpuGovernor", "tree_cpu_seconds", "tree_processes", "TREE_VAR", "tree_tag", "tagged_processes"]
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +53,30 @@ def tagged_processes(var: str, value: str) -> list[psutil.Process]:
     return out
 
 
-def tree_cpu_seconds(root: psutil.Process | None = None) -> float:
-    """CPU seconds used so far by `root` (default: this process), its reaped children and its live descendants
-    (for this process: also the helpers that left the tree, found by their tag)."""
+def tree_processes(root: psutil.Process | None = None) -> list[psutil.Process]:
+    """Live descendants of `root` (default: this process) and, for this process, the helpers that left the tree
+    but carry its tag."""
     me = root or psutil.Process()
-    total = 0.0
     try:
-        t = me.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system
         kids = me.children(recursive=True)
     except psutil.Error:
-        return total
-    if me.pid == os.getpid() and _TAG is not None:
+        return []
+    if me.pid == os.getpid():
         known = {k.pid for k in kids}
-        kids += [p for p in tagged_processes(TREE_VAR, _TAG) if p.pid not in known]
-    for p in kids:
+        kids += [p for p in tagged_processes(TREE_VAR, tree_tag()) if p.pid not in known]
+    return kids
+
+
+def tree_cpu_seconds(root: psutil.Process | None = None, kids: list[psutil.Process] | None = None) -> float:
+    """CPU seconds used so far by `root` (default: this process), its reaped children and its live tree
+    (`kids`, when the caller has just listed them with `tree_processes`)."""
+    me = root or psutil.Process()
+    try:
+        t = me.cpu_times()
+    except psutil.Error:
+        return 0.0
+    total = t.user + t.system + t.children_user + t.children_system
+    for p in kids if kids is not None else tree_processes(me):
         try:
             ct = p.cpu_times()
             total += ct.user + ct.system
@@ -132,12 +141,7 @@ class CpuGovernor:
         return tree_cpu_seconds(self._me)
 
     def _children(self) -> list[psutil.Process]:
-        try:
-            kids = self._me.children(recursive=True)
-        except psutil.Error:
-            kids = []
-        known = {k.pid for k in kids}
-        return kids + [p for p in tagged_processes(TREE_VAR, tree_tag()) if p.pid not in known]
+        return tree_processes(self._me)
 
     def _signal_children(self, sig: int) -> None:
         for p in self._children():
@@ -158,10 +162,10 @@ class CpuGovernor:
                 continue
 
     def _loop(self) -> None:
-        last_t, last_cpu = time.monotonic(), self.tree_cpu_seconds()
+        kids = self._children()  # one listing per period: it measures this period and is signalled in the next
+        last_t, last_cpu = time.monotonic(), tree_cpu_seconds(self._me, kids)
         ewma = 0.0
         while not self._stop.is_set():
-            kids = self._children()
             self._renice(kids)
             run_for = self.period * (1.0 - self._pause)
             stop_for = self.period * self._pause
@@ -180,7 +184,8 @@ class CpuGovernor:
                         pass
             else:
                 self._stop.wait(self.period)
-            now, cpu = time.monotonic(), self.tree_cpu_seconds()
+            kids = self._children()
+            now, cpu = time.monotonic(), tree_cpu_seconds(self._me, kids)
             dt = now - last_t
             if dt <= 0:
                 continue

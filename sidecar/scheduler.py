@@ -11,7 +11,6 @@ import itertools
 import logging
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal
 
@@ -244,11 +243,6 @@ class Scheduler:
         with self._lock:
             self.governor.set_target(target)
             self._lock.notify_all()
-
-    def counts(self) -> Counter[str]:
-        """How many submitted goals are in each state (queued, searching, proved, exhausted, ...)."""
-        with self._lock:
-            return Counter(t.out.status for t in self._tickets if t.state != "withdrawn")
 
     # -- one worker ------------------------------------------------------------------------------------------
 

@@ -214,7 +214,7 @@ class Search:
                 if cand.strategy == "hammer":
                     script = self._reconstruct(res, node.state, r.message,
                                                min(30.0, max(1.0, deadline - time.monotonic())))
-                elif not self._accepted(res, script):
+                elif not self._accepted(res, r.state.path):
                     script = None
                 if script is not None:
                     return finish("proved", script, cand.strategy)
