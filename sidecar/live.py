@@ -10,6 +10,7 @@ whose canonical key is unchanged and withdraws the others), and the priority ord
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -40,8 +41,6 @@ def prescan_placeholders(text: str) -> list[tuple[int, int, int, int, str]]:
     masked = blank_comments_and_strings(text)
     out = []
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    import bisect
-
     for m in _PLACEHOLDER.finditer(masked):
         a, b = m.start(), m.end()
         la = bisect.bisect_right(line_starts, a) - 1
@@ -263,6 +262,7 @@ class LiveWorkspace:
             else:
                 self._reconcile(doc, goals, text.encode("utf-8"))
                 doc.found_text, doc.found_version = text, version
+                self._reverify(doc)
         self.on_document(doc)
         self._status()
 
@@ -373,7 +373,25 @@ class LiveWorkspace:
     def _status(self) -> None:
         self.on_status(self.status())
 
+    def _reverify(self, doc: Document) -> None:
+        """A goal whose key survived an edit keeps its proof, but that proof was verified in the older text: it
+        goes through the scheduler again with the current text (the ledger re-verifies it there, one compile)
+        before a quick fix is offered for it. Called with the lock held."""
+        if doc.found_text is None:
+            return
+        found = doc.found_text.encode("utf-8")
+        for i, tg in enumerate(doc.goals):
+            t = tg.ticket
+            if t.state == "done" and tg.out.status == "proved" and t.source is not None and t.source != found:
+                doc.goals[i] = TrackedGoal(tg.goal, self.scheduler.submit(
+                    tg.goal, self._priority(doc, tg.goal), source=found))
+
     def _on_event(self, kind: str, out: GoalOutcome) -> None:
+        if kind == "done":
+            with self._lock:
+                doc = self.docs.get(out.goal.file)
+                if doc is not None:
+                    self._reverify(doc)
         with self._lock:
             doc = self.docs.get(out.goal.file)
         if doc is not None and any(tg.out is out for tg in doc.goals):

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -109,6 +110,8 @@ class AutoProveServer(LanguageServer):
         self._watch_stop = threading.Event()
         self._status_last = 0.0
         self._status_scheduled = False
+        self._initially_enabled = True  # `autoProve.enabled` from initializationOptions
+        self._lean_warned = False
 
     def close_workspace(self) -> None:
         """Stop watching and searching; kill every prover (idempotent)."""
@@ -208,6 +211,8 @@ class AutoProveServer(LanguageServer):
         if doc.found_text is None or out.replacement is None:
             return []
         found = doc.found_text.encode("utf-8")
+        if tg.ticket.source is not None and tg.ticket.source != found:
+            return []  # verified in an older text: it is being verified again in this one
         try:
             planned = plan_edits(found, [(tg.goal, out.replacement)],
                                  headers=out.header.split("\n") if out.header else ())
@@ -287,8 +292,7 @@ class AutoProveServer(LanguageServer):
         if isinstance(s.get("enabled"), bool):
             kw["enabled"] = s["enabled"]
         if self.live is None:
-            self.options = ProveOptions(**{**self.options.__dict__,
-                                           **{k: v for k, v in kw.items() if k != "enabled"}})
+            self.options = replace(self.options, **{k: v for k, v in kw.items() if k != "enabled"})
             self._initially_enabled = kw.get("enabled", True)
         else:
             self.live.configure(**kw)
@@ -323,7 +327,6 @@ def build_server() -> AutoProveServer:
 
     @server.feature(T.INITIALIZE)
     def initialize(ls: AutoProveServer, params: T.InitializeParams) -> None:
-        ls._initially_enabled = True
         ls.apply_settings(params.initialization_options or {})
 
     @server.feature(T.INITIALIZED)
@@ -331,7 +334,7 @@ def build_server() -> AutoProveServer:
         ls._loop = asyncio.get_running_loop()
         root = uri_to_path(ls.workspace.root_uri) if ls.workspace.root_uri else None
         ls.live = LiveWorkspace(ls.options, root, on_document=ls.document_changed, on_status=ls.status_changed)
-        ls.live.enabled = getattr(ls, "_initially_enabled", True)
+        ls.live.enabled = ls._initially_enabled
         ls.live.start()
         if not ls.live.enabled:
             ls.live.scheduler.pause()
@@ -360,7 +363,7 @@ def build_server() -> AutoProveServer:
         p = uri_to_path(params.text_document.uri)
         if p is not None and ls.live is not None:
             ls.live.open(p, params.text_document.text, params.text_document.version)
-            if p.suffix == ".lean" and not getattr(ls, "_lean_warned", False):
+            if p.suffix == ".lean" and not ls._lean_warned:
                 ls._lean_warned = True
                 ls.window_show_message(T.ShowMessageParams(
                     type=T.MessageType.Info, message="auto-prove: Lean files are not searched yet (the Lean "

@@ -127,7 +127,9 @@ async def test_open_diagnose_quick_fix_apply_compiles(client: LanguageClient) ->
     # apply the quick fixes one by one, as an editor would (each edit is for the current version)
     text, version = SOURCE, 1
     for line in sorted((d.range.start.line for d in proved), reverse=True):
-        d = next(x for x in ours(client, uri) if x.range.start.line == line)
+        # after an edit elsewhere the proof is verified again in the current text before it is offered
+        d = await until(lambda: next((x for x in ours(client, uri) if x.range.start.line == line
+                                      and x.code == "proved"), None), 60, "the proof verified in the current text")
         actions = await quick_fixes(client, uri, d)
         assert len(actions) == 1, actions
         a = actions[0]
@@ -350,10 +352,8 @@ def test_found_proofs_persist_across_sessions(tmp_path: Path) -> None:
     text = "Lemma p : forall n : nat, n + 0 = n.\nAdmitted.\n"
     f.write_text(text)
 
-    def proved(c: Client, since: float, timeout: float) -> tuple[float, dict[str, Any]]:
-        return c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
-                      and m["params"]["uri"] == f.as_uri()
-                      and any(d.get("code") == "proved" for d in m["params"]["diagnostics"]), timeout, since)
+    def proved(c: Client, since: float, timeout: float) -> tuple[float, list[dict[str, Any]]]:
+        return c.wait_diagnostics(f.as_uri(), lambda d: d.get("code") == "proved", timeout, since)
 
     first = Client(tmp_path, settings())
     try:
