@@ -19,8 +19,10 @@ REPO = Path(__file__).resolve().parent.parent
 class Client:
     def __init__(self, root: Path, init_options: dict[str, Any] | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=root)
+        log = os.environ.get("AUTOPROVE_BENCH_LOG")  # a file for the server's debug log (phase timings)
+        self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp", *(["-v"] if log else [])],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(log, "a") if log else subprocess.DEVNULL, env=env, cwd=root)
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self._cv = threading.Condition()
         self._ids = itertools.count(1)

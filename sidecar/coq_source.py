@@ -13,12 +13,14 @@ timeout, and returns the sentences, the first error with its byte offset, and ev
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,9 @@ from typing import Mapping, Sequence
 from .errors import ProverUnavailable
 
 __all__ = [
+    "guess_admitted",
+    "kill_running_coqc",
+    "leading_requires",
     "Sentence",
     "CoqcError",
     "CoqcRun",
@@ -140,6 +145,23 @@ def parse_error(stderr: str, source: bytes) -> CoqcError | None:
     return CoqcError(message, line, None, None)
 
 
+_RUNNING: set[subprocess.Popen[bytes]] = set()  # coqc runs in progress (each in a session of its own)
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_running_coqc() -> int:
+    """Kill every coqc run of this process that is still going (their callers see a failed run); returns how many.
+    For shutting down: coqc runs in sessions of their own, so nothing else would stop them before they end."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        _kill_group(proc)
+    return len(procs)
+
+
+atexit.register(kill_running_coqc)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -184,6 +206,8 @@ def run_coqc(
             proc = subprocess.Popen(
                 cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, start_new_session=True
             )
+            with _RUNNING_LOCK:
+                _RUNNING.add(proc)
             timed_out = False
             try:
                 proc.wait(timeout=timeout)
@@ -193,6 +217,8 @@ def run_coqc(
                 proc.wait()
             finally:
                 _kill_group(proc)  # stragglers (e.g. ATP workers of hammer)
+                with _RUNNING_LOCK:
+                    _RUNNING.discard(proc)
         seconds = time.monotonic() - t0
         stdout_b = (tmp / "stdout").read_bytes()
         stderr = (tmp / "stderr").read_bytes().decode("utf-8", "replace")
@@ -571,6 +597,53 @@ def classify(sentence: str) -> SentenceInfo:
         body = s[len(first) :].rstrip(".")
         return SentenceInfo("decl", first, names=_binder_names(body))
     return SentenceInfo("other", first, hole_word=hole)
+
+
+_LEXICAL_END = re.compile(r"(?<!\.)\.(?=\s|$)")
+
+
+def guess_admitted(source: bytes) -> list[tuple[int, str]]:
+    """A guess, without running Coq, at each named proof closed by `Admitted.`: (byte offset just past that
+    `Admitted.`, the name its opening sentence declares). Sentences are cut at a period followed by white space
+    (comments and strings masked), which is right for ordinary files but not Coq's own cut: use the answer only
+    where Coq later confirms it (the goals found by coqc), never as a fact."""
+    text = source.decode("utf-8", "replace")
+    masked = blank_comments_and_strings(text)
+    out: list[tuple[int, str]] = []
+    name: str | None = None
+    start = 0
+    for m in _LEXICAL_END.finditer(masked):
+        sentence = masked[start : m.end()]
+        start = m.end()
+        info = classify(sentence)
+        if info.kind == "opener":
+            name = info.name or None
+        elif info.kind == "closer" and not info.proof_term:
+            if info.keyword == "Admitted" and name:
+                out.append((len(text[: m.end()].encode("utf-8")), name))
+            name = None
+    return out
+
+
+_LOADING = re.compile(r"^(?:From\s+\S+\s+)?(?:Require|Import|Export)\b")
+
+
+def leading_requires(source: bytes, limit: int = 20) -> tuple[str, ...]:
+    """The file's opening `Require`/`Import`/`Export` sentences, cut lexically as in `guess_admitted` (each as
+    written, from its first token to its period): what loading the file starts with, known before Coq runs.
+    A guess for warming a prover up, never a fact."""
+    text = source.decode("utf-8", "replace")
+    masked = blank_comments_and_strings(text)
+    out: list[str] = []
+    start = 0
+    for m in _LEXICAL_END.finditer(masked):
+        chunk = masked[start : m.end()]
+        first = start + len(chunk) - len(chunk.lstrip())
+        start = m.end()
+        if not _LOADING.match(masked[first : m.end()]) or len(out) >= limit:
+            break
+        out.append(text[first : m.end()])
+    return tuple(out)
 
 
 _REQUIRE = re.compile(r"^\s*(?:From\s+\S+\s+)?Require\b")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from .coq_source import (
+    CoqcRun,
     Sentence,
     SentenceInfo,
     byte_to_position,
@@ -52,6 +53,7 @@ __all__ = [
     "DeclaredNames",
     "find_goals",
     "find_coq_goals",
+    "goals_from_run",
     "goals_from_sentences",
     "declared_names",
     "DEFAULT_FIND_TIMEOUT",
@@ -185,6 +187,17 @@ def find_coq_goals(
     if project is None:
         project = coq_project_for(path)
     run = run_coqc(source, path.stem, project.args, timeout=timeout, load_dir=project.root)
+    return goals_from_run(path, source, run, project, timeout)
+
+
+def goals_from_run(path: Path, source: bytes, run: CoqcRun, project: CoqProject, timeout: float) -> FileGoals:
+    """The goals of `source` (the file at `path`) from a coqc run of exactly those bytes (see the module
+    docstring); `timeout` is the one the run had, for the message when it was reached.
+
+    Raises:
+        SourceError: the file fails to compile before its first goal.
+        ProverTimeout: the run timed out.
+    """
     if run.timed_out:
         raise ProverTimeout(f"{path}: coqc did not finish within {timeout:g} s")
     goals = goals_from_sentences(path, source, run.sentences, project)

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from .coq_source import blank_comments_and_strings
+from .coq_source import blank_comments_and_strings, kill_running_coqc
 from .errors import AutoProveError, SourceError
-from .goals import Goal, find_coq_goals
+from .goals import Goal
 from .ledger import Ledger
 from .scheduler import GoalOutcome, ProveOptions, Scheduler, Ticket
+from .verify import find_and_prime
 from .workspace import backend_for
 
 __all__ = ["LiveWorkspace", "Document", "TrackedGoal", "prescan_placeholders"]
@@ -120,7 +121,11 @@ class LiveWorkspace:
         with self._lock:
             self._closing = True
             self._wake.notify_all()
+        # goal finding and verification compiles still going would finish on their own, holding the threads
+        self.scheduler.cancel()
+        kill_running_coqc()
         self.scheduler.close()
+        kill_running_coqc()
         if self._finder.is_alive():
             self._finder.join(timeout=10)
 
@@ -192,12 +197,16 @@ class LiveWorkspace:
                 return doc  # an open document follows the editor, not the disk
             if doc is None:
                 doc = self.docs[path] = Document(path, backend, text)
+                known = False
+            else:  # the same text again (opened after the workspace scan found it, a save): nothing to find
+                known = doc.text == text and (doc.found_text == text or doc.finding or path in self._pending)
             doc.text, doc.version = text, version
             if opened:
                 doc.is_open = True
                 doc.edited_at = time.monotonic()
             doc.prescan = prescan_placeholders(text) if backend == "coq" else []
-            self._pending[path] = time.monotonic() + (self.debounce if doc.found_text is not None else 0.0)
+            if not known:
+                self._pending[path] = time.monotonic() + (self.debounce if doc.found_text is not None else 0.0)
             self._wake.notify_all()
             self._reprioritize(doc)
         self.on_document(doc)
@@ -241,7 +250,12 @@ class LiveWorkspace:
         try:
             if doc.backend != "coq":
                 raise SourceError(f"{doc.backend} goals are not supported yet")
-            fg = find_coq_goals(doc.path, source=text.encode("utf-8"))
+            t0 = time.monotonic()
+            data = text.encode("utf-8")
+            if not doc.goals:  # a file not searched yet: an idle prover loads its imports while Coq finds goals
+                self.scheduler.warm(doc.path, data)
+            fg = find_and_prime(doc.path, source=data)
+            log.debug("%s: %d goals found in %.3f s", doc.path.name, len(fg.goals), time.monotonic() - t0)
             goals, error, error_line = fg.goals, fg.error, fg.error_line
         except SourceError as e:
             error, error_line = e.message if hasattr(e, "message") else str(e), getattr(e, "line", None)

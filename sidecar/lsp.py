@@ -91,7 +91,7 @@ def status_message(tg: TrackedGoal, budget: float, paused: bool) -> str:
         return f"searching ({out.seconds:.0f} s, {out.attempts} tactics tried{restarted})"
     if out.status in ("exhausted", "timeout"):
         extra = f": {out.message}" if out.message else ""
-        return f"no proof within budget ({budget:.0f} s){extra}"[:300]
+        return f"no proof within budget ({budget:.0f} s{restarted}){extra}"[:300]
     if out.status == "error":
         return f"error: {out.message}"[:300]
     return "queued (paused)" if paused else "queued"
@@ -490,6 +490,7 @@ def hover_text(ls: AutoProveServer, tg: TrackedGoal) -> str:
     out = tg.out
     lines = [f"**auto-prove** — `{tg.goal.lemma}`: {status_message(tg, ls.live.options.budget, ls.live.scheduler.paused)}",
              "", f"elapsed {out.seconds:.1f} s · {out.attempts} tactics tried"
+             + (f" · the prover crashed {out.crashes}× and was restarted" if out.crashes else "")
              + (" · found in an earlier session (from the project's ledger)" if out.from_ledger else "")]
     if out.strategies:
         lines.append("strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(out.strategies.items(),

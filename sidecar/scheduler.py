@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Literal
 
 from .errors import AutoProveError, LedgerError, ProverError, SourceError
@@ -19,7 +20,7 @@ from .goals import Goal
 from .governor import CpuGovernor
 from .ledger import GoalRecord, Ledger
 from .provers import open_prover
-from .provers.base import Prover, ProofState
+from .provers.base import Environment, Prover, ProofState
 from .search import Search, SearchBudget, SearchResult
 from .strategies import SearchContext, strategy_for
 
@@ -31,6 +32,7 @@ HAMMER_HEADER = "From Hammer Require Import Hammer Tactics."
 # Imports every Coq search session loads unless told otherwise: Coq's own arithmetic decision procedure. A proof
 # that needs one gets it added at the top of its file (verified there); proofs that do not, add nothing.
 DEFAULT_IMPORTS = ("From Coq Require Import Lia.",)
+WARM_DELAY = 0.1  # seconds between a file's goals being looked for and an idle prover warming up for it
 Status = Literal["queued", "searching", "proved", "exhausted", "timeout", "error"]
 
 
@@ -121,6 +123,7 @@ class Scheduler:
         self._paused = False
         self._closing = False
         self._ledger_warned = False
+        self._warm: dict[str, tuple[float, Environment]] = {}  # backend:file -> (not before, what to preload)
 
     # -- the batch API -----------------------------------------------------------------------------------------
 
@@ -189,6 +192,31 @@ class Scheduler:
         self._emit("queued", ticket.out)
         return ticket
 
+    def warm(self, path: Path, source: bytes) -> None:
+        """A file's goals are about to be found: let an idle worker start a prover for it and load its imports
+        meanwhile (they are most of what entering its first goal costs). Best effort: only Coq files, only the
+        imports guessed lexically at the top of `source`, only when no goal is waiting; a wrong guess costs
+        nothing but the time of the idle worker."""
+        from .coq_source import leading_requires
+        from .coqproject import coq_project_for
+
+        if path.suffix != ".v":
+            return
+        try:
+            project = coq_project_for(path)
+        except AutoProveError:
+            return
+        env = Environment(file=path, backend="coq", sentences=(*self._headers_for("coq"), *leading_requires(source)),
+                          args=project.args, workdir=project.root)
+        with self._lock:
+            self._warm.pop(f"coq:{path}", None)
+            # a moment later: starting a process stalls this (Python) process briefly, and the editor's first
+            # diagnostics for the file are being sent right now
+            self._warm[f"coq:{path}"] = (time.monotonic() + WARM_DELAY, env)
+            while len(self._warm) > 4:
+                self._warm.pop(next(iter(self._warm)))
+            self._lock.notify()
+
     def reprioritize(self, ticket: Ticket, priority: float) -> None:
         """Move a queued goal in the queue (a running or finished one is left alone)."""
         with self._lock:
@@ -256,8 +284,8 @@ class Scheduler:
     def _allowed(self) -> int:
         return self.governor.workers
 
-    def _next(self) -> Ticket | None:
-        """Wait for a goal this worker may search (None when closing)."""
+    def _next(self) -> Ticket | Environment | None:
+        """Wait for a goal this worker may search, or else a file to warm up for (None when closing)."""
         with self._lock:
             while True:
                 if self._closing:
@@ -269,7 +297,40 @@ class Scheduler:
                             t.state = "running"
                             self._running += 1
                             return t
+                    now = time.monotonic()
+                    ready = [k for k, (t, _) in self._warm.items() if t <= now]
+                    if ready:
+                        self._running += 1
+                        return self._warm.pop(ready[-1])[1]
+                    if self._warm:
+                        self._lock.wait(max(0.01, min(t for t, _ in self._warm.values()) - now))
+                        continue
                 self._lock.wait(0.5)
+
+    def _preload(self, env: Environment, provers: dict[str, Prover]) -> None:
+        """Warm this worker's prover up for `env` (see `warm`); never fails."""
+        try:
+            prover = provers.get(env.backend)
+            if prover is None:
+                prover = provers[env.backend] = open_prover(env.backend)
+            preload = getattr(prover, "preload", None)
+            if preload is not None:
+                t0 = time.monotonic()
+                n = preload(env, 30.0)
+                log.debug("%s: preloaded %d sentences in %.3f s", env.file.name, n, time.monotonic() - t0)
+            if env.backend == "coq" and self._headers_for("coq"):
+                # what the file's own imports load (cached): `_foreign_libraries` needs it before search starts
+                from .coq_source import loaded_libraries, require_sentences
+
+                own = require_sentences(env.sentences[len(self._headers_for("coq")):])
+                if own:
+                    loaded_libraries(own, env.args, env.workdir)
+        except Exception:
+            log.debug("preloading %s", env.file, exc_info=True)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._lock.notify_all()
 
     def _worker(self) -> None:
         provers: dict[str, Prover] = {}
@@ -280,6 +341,9 @@ class Scheduler:
                 ticket = self._next()
                 if ticket is None:
                     return
+                if isinstance(ticket, Environment):
+                    self._preload(ticket, provers)
+                    continue
                 out = ticket.out
                 try:
                     self._prove_one(ticket.goal, out, provers, ticket.cancel, ticket.source)
@@ -382,7 +446,10 @@ class Scheduler:
                 refusals.append("names " + ", ".join(used[:3]) + " from a library only the added import loads")
                 return False
             replacement = render_replacement(goal, script, source=source)
+            t_verify = time.monotonic()
             verdict, header = self._verify(goal, replacement, headers, source)
+            log.debug("%s:%s verified in %.3f s (%s), %.3f s after entering", goal.file.name, goal.line,
+                      time.monotonic() - t_verify, "ok" if verdict.ok else "refused", t_verify - t_search)
             if not verdict.ok:
                 refusals.append("; ".join(verdict.reasons))
                 log.warning("%s:%s verification refused a found script: %s", goal.file, goal.line, refusals[-1])
@@ -390,6 +457,8 @@ class Scheduler:
             accepted.append((replacement, header))
             return True
 
+        t_search = time.monotonic()
+        log.debug("%s:%s entered in %.3f s", goal.file.name, goal.line, t_search - t0)
         strat = strategy_for(goal.backend, self.options.profile)
         result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
                         on_progress=on_progress, accept=accept).run(root)
@@ -404,7 +473,7 @@ class Scheduler:
         elif result.status == "cancelled":
             out.status = "queued"
         elif result.status == "error":
-            out.status, out.message = "error", result.message
+            out.status, out.message = "error", f"{goal.file}:{goal.line}: {result.message}"
         else:
             out.status = "timeout" if result.status == "timeout" else "exhausted"
         if refusals and out.status != "proved":
@@ -429,7 +498,10 @@ class Scheduler:
 
     def _headers(self, goal: Goal) -> list[str]:
         """Import lines the search sessions load before the file (and a proof may therefore need)."""
-        if goal.backend != "coq":
+        return self._headers_for(goal.backend)
+
+    def _headers_for(self, backend: str) -> list[str]:
+        if backend != "coq":
             return []
         return list(self.options.imports) + ([HAMMER_HEADER] if self.options.hammer else [])
 

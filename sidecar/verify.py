@@ -67,21 +67,26 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Collection, Iterable, Sequence
 
 from .coq_source import (
+    CoqcError,
     CoqcRun,
+    Sentence,
     byte_to_position,
     classify,
+    guess_admitted,
     head_text,
     lexically_balanced,
     mask_code,
     run_coqc,
     strip_comments,
 )
-from .goals import Goal
+from .coqproject import CoqProject, coq_project_for
+from .errors import SourceError
+from .goals import DEFAULT_FIND_TIMEOUT, FileGoals, Goal, goals_from_run
 from .patch import HEADER_LINE, Edit, header_block, plan_edits
 
 __all__ = [
@@ -90,6 +95,7 @@ __all__ = [
     "verify",
     "verify_file",
     "prime",
+    "find_and_prime",
     "parse_assumptions",
     "clear_cache",
     "DEFAULT_VERIFY_TIMEOUT",
@@ -570,6 +576,72 @@ def prime(
     goals = [g for g in goals if g.file_digest == digest and g.file == goals[0].file]
     if goals:
         _original_info(data, digest, goals, timeout, block)
+
+
+def find_and_prime(
+    path: Path, *, source: bytes | None = None, project: CoqProject | None = None,
+    timeout: float = DEFAULT_FIND_TIMEOUT,
+) -> FileGoals:
+    """`goals.find_coq_goals`, whose one coqc run also records the original's reference checks (rule 4) for the
+    goals it finds, so that verifying a proof of any of them needs only the compile of the patched file.
+
+    Which lemmas to check is guessed before Coq runs (`coq_source.guess_admitted`); a check is kept only where
+    the goals Coq then yields confirm it (same `Admitted.` offset, same lemma), exactly as `_original_info`
+    would have placed it. A guessed check that fails (the name is not what the guess thought) is dropped and the
+    file compiled again without it. Goals inside Sections (whose checks also need the type after `End`) and any
+    goal whose guess was missing are left to `_original_info` at verification time.
+
+    Raises:
+        as `goals.find_coq_goals`.
+    """
+    path = Path(path).absolute()
+    if source is None:
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read: {exc}", path) from exc
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8: {exc}", path) from exc
+    if project is None:
+        project = coq_project_for(path)
+    guesses = dict(guess_admitted(source))
+    while True:
+        asm = _Assembly(source, [_Piece(end, end, _type_check(str(end), name), f"ty{end}")
+                                 for end, name in guesses.items()])
+        run = run_coqc(asm.source, path.stem, project.args, timeout=timeout, load_dir=project.root)
+        loc = asm.locate(run.error.start) if run.error is not None and run.error.start is not None else None
+        if loc is not None and loc[0] is not None and loc[0].startswith("ty"):
+            del guesses[int(loc[0][2:])]
+            continue
+        break
+    # the run in the original's offsets: its own sentences and error only
+    sentences = []
+    for s in run.sentences:
+        sloc = asm.locate(s.start, s.end)
+        if sloc is not None and sloc[0] is None:
+            sentences.append(Sentence(sloc[1], sloc[1] + s.end - s.start, s.text))
+    error = run.error
+    if error is not None:
+        if loc is None:
+            error = CoqcError(error.message, None, None, None)
+        else:
+            line = byte_to_position(source, loc[1])[0]
+            error = CoqcError(error.message, line, loc[1], loc[1] + (error.end or error.start or 0) - (error.start or 0))
+    mapped = replace(run, sentences=tuple(sentences), error=error)
+    found = goals_from_run(path, source, mapped, project, timeout)
+    checked = [g for g in found.goals if g.section_end is None and guesses.get(g.closer_end) == g.lemma
+               and f"{_TAG}_ty_{g.closer_end}" in run.outputs]
+    if checked and not run.timed_out:
+        g0 = checked[0]
+        types = {g.closer_end: _norm(run.outputs[f"{_TAG}_ty_{g.closer_end}"]) for g in checked}
+        anchors = frozenset((g.closer_end, g.lemma, None) for g in checked)
+        error_offset = None if error is None else (len(source) if error.start is None else error.start)
+        info = _Original(frozenset((s.start, s.end) for s in sentences), error_offset,
+                         None if error is None else error.message, types, {}, anchors)
+        _cache_put(_CACHE, (found.digest, g0.env.args, str(g0.env.workdir), g0.file.stem, b""), info)
+    return found
 
 
 def verify(

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 from .errors import AutoProveError, SourceError
 from .goals import FileGoals, Goal, find_goals
+from .verify import find_and_prime
 from .scheduler import GoalOutcome
 
 __all__ = ["SUFFIXES", "backend_for", "collect_files", "discover", "FileProblem", "write_verified", "WriteReport",
@@ -82,7 +83,8 @@ def discover(files: Sequence[Path], backend: str = "auto",
     for f in files:
         b = backend_for(f, backend) or backend
         try:
-            fg = find_goals(f, b)
+            # Coq: the run that finds the goals also records what verification compares against
+            fg = find_and_prime(f) if b == "coq" else find_goals(f, b)
         except AutoProveError as e:
             line = getattr(e, "line", None)
             msg = getattr(e, "message", None) or str(e)

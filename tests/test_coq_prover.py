@@ -219,6 +219,19 @@ def test_prefix_reuse_adds_only_new_sentences(prover: CoqProver, tmp_path: Path)
     assert prover.run(root1, "intros; lia", timeout=5).outcome == "finished"
 
 
+def test_preload_warms_up_what_enter_reuses(fresh: CoqProver, tmp_path: Path) -> None:
+    """A warm-up loads a file's leading sentences with no proof open; entering a goal of that file then adds
+    only what follows. A failing sentence ends the warm-up quietly, and enter still works."""
+    assert fresh.preload(env_of(tmp_path, ARITH, "Definition two := 2.", name="Warm.v"), timeout=30) == 2
+    starts, adds = fresh.stats.starts, fresh.stats.adds
+    root = fresh.enter(env_of(tmp_path, ARITH, "Definition two := 2.", LEMMA, name="Warm.v"), timeout=30)
+    assert (fresh.stats.starts, fresh.stats.adds) == (starts, adds + 1)
+    assert fresh.run(root, "split; [lia | reflexivity]", timeout=5).outcome == "finished"
+    assert fresh.preload(env_of(tmp_path, ARITH, "Check nope.", "Definition x := 1.", name="Warm.v"), 30) == 1
+    root = fresh.enter(env_of(tmp_path, ARITH, LEMMA, name="Warm.v"), timeout=30)
+    assert fresh.stats.starts == starts and fresh.run(root, "split; [lia | reflexivity]", 5).outcome == "finished"
+
+
 def test_unicode_round_trips(prover: CoqProver, tmp_path: Path) -> None:
     env = env_of(
         tmp_path,

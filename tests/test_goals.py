@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.coq_source import canonical_text, classify, lexically_balanced, mask_code, strip_comments
+from sidecar.coq_source import (
+    canonical_text,
+    classify,
+    guess_admitted,
+    leading_requires,
+    lexically_balanced,
+    mask_code,
+    strip_comments,
+)
 from sidecar.coqproject import coq_project_for, parse_coq_project
 from sidecar.errors import ProjectConfigError, ProverTimeout, ProverUnavailable, SourceError
 from sidecar.goals import declared_names, find_goals
@@ -69,6 +77,25 @@ def test_classify(text: str, kind: str, name: str) -> None:
     info = classify(text)
     assert info.kind == kind
     assert info.name == name
+
+
+def test_lexical_guesses_before_coq_runs() -> None:
+    src = (
+        "(* Require Import Nope. *) From Coq Require Import\n  Lia.\nRequire Import \"Arith\". Import Nat.\n"
+        "(* Lemma fake : True. Admitted. *)\n"
+        "Lemma caf\u00e9 : True. Proof. - auto. Admitted.\n"
+        "Definition f : nat. exact 0. Defined.\n"
+        "Instance : True. Admitted.\n"
+        "Goal True. Admitted.\n"
+        "Section S. Variable n : nat. Lemma b : n = n. admit. Admitted. End S.\n"
+        "Lemma c : 1 = 1 .\nProof. reflexivity. Qed.\n"
+        "Require Import List.\n"
+    ).encode()
+    assert leading_requires(src) == ("From Coq Require Import\n  Lia.", 'Require Import "Arith".', "Import Nat.")
+    first = src.index(b"Admitted.", src.index(b"caf")) + len(b"Admitted.")
+    last = src.index(b"Admitted.", src.index(b"Lemma b")) + len(b"Admitted.")
+    assert guess_admitted(src) == [(first, "caf\u00e9"), (last, "b")]
+    assert leading_requires(b"Lemma x : True. Require Import Lia.") == ()
 
 
 def test_classify_modules_and_declarations() -> None:

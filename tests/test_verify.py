@@ -323,6 +323,53 @@ def test_prime_compiles_the_original_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(calls) == 1  # only the patched file
 
 
+@pytest.mark.parametrize("name", ["verify_cases.v", "fails_halfway.v", "tricky.v", "unicode.v"])
+def test_find_and_prime_finds_what_find_goals_finds(name: str) -> None:
+    plain = find_goals(FIX / name)
+    primed = verify_mod.find_and_prime(FIX / name)
+    assert primed.goals == plain.goals
+    assert (primed.error, primed.error_line, primed.error_offset, primed.digest) == \
+        (plain.error, plain.error_line, plain.error_offset, plain.digest)
+
+
+def test_find_and_prime_records_the_reference_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    verify_mod.clear_cache()
+    goals = verify_mod.find_and_prime(FIX / "fails_halfway.v").goals
+    key = next(k for k in verify_mod._CACHE if k[0] == goals[0].file_digest)
+    primed = verify_mod._CACHE.pop(key)
+    fresh = verify_mod._original_info((FIX / "fails_halfway.v").read_bytes(), goals[0].file_digest, goals, 60.0)
+    for g in goals:  # what the finder recorded is exactly what verification would have compiled itself
+        assert primed.types[g.closer_end] == fresh.types[g.closer_end]
+    assert (primed.sentences, primed.error_offset, primed.error) == (fresh.sentences, fresh.error_offset, fresh.error)
+    verify_mod._CACHE[key] = primed
+    calls: list[int] = []
+    real = verify_mod._compile
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify_mod, "_compile", counting)
+    assert verify(goals[0], "Proof. reflexivity. Qed.").ok
+    assert len(calls) == 1  # only the patched file
+
+
+def test_find_and_prime_survives_a_wrong_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guessed lemma name that is not what Coq declared there fails its check: the file is compiled again
+    without it, the goals are still right, and that goal is left to verification's own reference compile."""
+    plain = find_goals(FIX / "fails_halfway.v")
+    g0 = plain.goals[0]
+    real_guess = verify_mod.guess_admitted
+    monkeypatch.setattr(verify_mod, "guess_admitted",
+                        lambda src: [(a, "no_such_lemma" if a == g0.closer_end else n) for a, n in real_guess(src)])
+    verify_mod.clear_cache()
+    primed = verify_mod.find_and_prime(FIX / "fails_halfway.v")
+    assert primed.goals == plain.goals and primed.error == plain.error
+    info = next(v for k, v in verify_mod._CACHE.items() if k[0] == g0.file_digest)
+    assert g0.closer_end not in info.types and all(a[0] != g0.closer_end for a in info.anchors)
+    assert verify(g0, "Proof. reflexivity. Qed.").ok
+
+
 # --------------------------------------------------------------------------------------------------
 # header lines and the bytes form
 

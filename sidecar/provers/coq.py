@@ -59,7 +59,7 @@ from pathlib import Path
 
 import psutil
 
-from ..errors import ProverCrashed, ProverTimeout, ProverUnavailable, SourceError
+from ..errors import AutoProveError, ProverCrashed, ProverTimeout, ProverUnavailable, SourceError
 from ..governor import TREE_VAR, tagged_processes, tree_tag
 from . import coq_xml as X
 from .base import Environment, GoalView, ProofState, TacticResult
@@ -502,6 +502,44 @@ class CoqProver:
             root = self._load(env, deadline)
             self._env = env
             return root
+
+    def preload(self, env: Environment, timeout: float) -> int:
+        """Start the process for `env`'s file and execute the leading sentences of `env` (no proof needs to be
+        open at the end), so that a later `enter` of a goal of that file reuses them. Stops quietly at the first
+        sentence that fails or at the deadline; returns how many sentences are loaded. A warm-up, so every
+        failure is swallowed (logged): `enter` reports problems when it matters."""
+        with self._lock:
+            self._check_open()
+            deadline = time.monotonic() + timeout
+            self._env = None
+            try:
+                self._ensure_process(env)
+                sentences = list(env.sentences)
+                k = 0
+                while k < min(len(self._loaded), len(sentences)) and self._loaded[k].text == sentences[k]:
+                    k += 1
+                self._edit_at(self._loaded[k - 1].sid if k else self._init_sid)
+                del self._loaded[k:]
+                self._stack = []
+                for text in sentences[k:]:
+                    before = self._tip
+                    reply = self._add(text, deadline)
+                    if reply.good:
+                        reply, _ = self._call(X.status_call(False), deadline)
+                    if not reply.good:
+                        if self._proc is not None and self._proc.alive():
+                            self._edit_at(before)
+                        else:
+                            self._after_crash()
+                        break
+                    self._loaded.append(_Loaded(text, self._tip))
+            except _Unresponsive:
+                self._drop_process()
+            except AutoProveError as e:
+                log.debug("preloading %s: %s", env.file, e)
+                if self._proc is not None and not self._proc.alive():
+                    self._after_crash()
+            return len(self._loaded)
 
     def run(self, state: ProofState, tactic: str, timeout: float) -> TacticResult:
         """Apply one tactic sentence (no trailing period) to `state` of the goal entered last.
