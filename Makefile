@@ -19,7 +19,7 @@ setup-coq:
 	@coqc --version | head -1
 
 setup-python:
-	@$(PYTHON) -m pip install -q -e '.[test,lsp]'
+	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean]'
 
 run: setup
 	auto-prove prove $(DEMO) --budget $(BUDGET) --json bank/results/demo.json

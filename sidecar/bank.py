@@ -56,6 +56,10 @@ def materialize(run: BankRun, folder: Path) -> dict[str, tuple[str, str, tuple[s
         if d not in difficulties():
             raise ValueError(f"unknown difficulty {d!r} (choose from {', '.join(difficulties())})")
     meta: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    if run.backend == "lean":  # a Lake project of its own: the REPL runs the files with the pinned toolchain
+        from .provers.lean import DEFAULT_TOOLCHAIN
+
+        (folder / "lean-toolchain").write_text(DEFAULT_TOOLCHAIN + "\n", encoding="utf-8")
     for d in wanted:
         lemmas = [lem for lem in bank.lemmas if lem.difficulty == d]
         if run.limit is not None:

@@ -31,7 +31,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 from .coq_source import (
     CoqcRun,
@@ -46,6 +46,9 @@ from .coqproject import CoqProject, coq_project_for
 from .errors import ProverTimeout, ProverUnavailable, SourceError
 from .provers.base import Environment
 
+if TYPE_CHECKING:
+    from .provers.lean import LeanProver, ReplResponse
+
 __all__ = [
     "Goal",
     "GoalKey",
@@ -54,6 +57,8 @@ __all__ = [
     "find_goals",
     "find_coq_goals",
     "goals_from_run",
+    "find_lean_goals",
+    "lean_goals_from_response",
     "goals_from_sentences",
     "declared_names",
     "DEFAULT_FIND_TIMEOUT",
@@ -159,7 +164,7 @@ def find_goals(path: Path, backend: str = "auto", *, timeout: float = DEFAULT_FI
     if backend == "coq":
         return find_coq_goals(path, timeout=timeout)
     if backend == "lean":
-        raise ProverUnavailable("finding Lean sorries is not implemented yet")
+        return find_lean_goals(path, timeout=timeout)
     raise SourceError(f"unknown backend {backend!r}", path)
 
 
@@ -460,3 +465,82 @@ def goals_from_sentences(
             )
         )
     return tuple(goals)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lean
+
+
+def find_lean_goals(path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, source: bytes | None = None,
+                    prover: "LeanProver | None" = None) -> FileGoals:
+    """Run a Lean file through the REPL (in its Lake project) and return its `sorry`s as goals.
+
+    Raises:
+        ProverUnavailable: no Lean toolchain (or lean-interact) on this machine.
+        SourceError: the file cannot be read or is not UTF-8.
+        ProverTimeout, ProverCrashed: the REPL did not finish.
+    """
+    from .provers.lean import LeanProver, find_toolchain
+
+    path = Path(path).absolute()
+    if source is None:
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read: {exc}", path) from exc
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8: {exc}", path) from exc
+    project = find_toolchain(path).project
+    own = prover is None
+    lean = prover or LeanProver()
+    try:
+        response = lean.run_file(path, text, project, timeout)
+    finally:
+        if own:
+            lean.close()
+    if response.error is not None:
+        raise SourceError(f"the Lean REPL refused the file: {response.error}", path)
+    return lean_goals_from_response(path, text, response, project)
+
+
+def lean_goals_from_response(path: Path, text: str, response: "ReplResponse", project: Path) -> FileGoals:
+    """Goals (kind "sorry") from the REPL's answer to running `text`, the file at `path`, in its Lake project."""
+    from .lean_source import declarations, line_col_to_offset, mask_lean
+
+    source = text.encode("utf-8")
+    decls = declarations(text)
+    goals: list[Goal] = []
+    ordinal: dict[str, int] = {}
+    for s in response.sorries:
+        if s.proof_state is None or s.line is None or s.column is None or s.end_line is None \
+                or s.end_column is None:
+            continue
+        a = line_col_to_offset(text, s.line, s.column)
+        b = line_col_to_offset(text, s.end_line, s.end_column)
+        decl = next((d for d in reversed(decls) if d.start <= a < d.end), None)
+        if decl is None:
+            continue
+        before = " ".join(mask_lean(text[: decl.start]).split())
+        proof_before = " ".join(mask_lean(text[decl.start : a]).split())
+        k = ordinal[decl.statement] = ordinal.get(decl.statement, -1) + 1
+        key = GoalKey(_digest(["lean", "sorry", decl.statement, _digest([before]), proof_before, str(k)]))
+        start_b, end_b = len(text[:a].encode("utf-8")), len(text[:b].encode("utf-8"))
+        goals.append(Goal(
+            file=path, backend="lean", kind="sorry", lemma=decl.name or decl.kind, statement=decl.statement,
+            line=s.line, column=s.column, start=start_b, end=end_b, has_proof_keyword=False,
+            env=Environment(file=path, backend="lean", source=text, placeholder=(a, b), workdir=project),
+            key=key, index=len(goals), statement_start=len(text[: decl.start].encode("utf-8")),
+            statement_end=len(text[: decl.start].encode("utf-8")) + len(decl.statement.encode("utf-8")),
+            end_line=s.end_line, end_column=s.end_column, file_digest=hashlib.sha256(source).hexdigest(),
+            keyword=decl.kind))
+    errors = response.errors
+    error = error_line = error_offset = None
+    if errors:
+        first = min(errors, key=lambda m: (m.line, m.column))
+        error_line = first.line
+        error = f"line {first.line}: {first.data}"
+        error_offset = len(text[: line_col_to_offset(text, first.line, first.column)].encode("utf-8"))
+    return FileGoals(file=path, goals=tuple(goals), error=error, error_line=error_line,
+                     digest=hashlib.sha256(source).hexdigest(), error_offset=error_offset)

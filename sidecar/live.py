@@ -18,17 +18,21 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .coq_source import blank_comments_and_strings, kill_running_coqc
 from .errors import AutoProveError, SourceError
-from .goals import Goal
+from .goals import Goal, find_lean_goals
 from .ledger import Ledger
 from .scheduler import GoalOutcome, ProveOptions, Scheduler, Ticket
 from .verify import find_and_prime
 from .workspace import backend_for
 
 __all__ = ["LiveWorkspace", "Document", "TrackedGoal", "prescan_placeholders"]
+
+if TYPE_CHECKING:
+    from .endpoint import Suggestion
+    from .provers.lean import LeanProver
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,7 @@ class LiveWorkspace:
         self._wake = threading.Condition(self._lock)
         self._closing = False
         self._here: Ticket | None = None
+        self._lean: LeanProver | None = None
         self.enabled = True
         ledger = None
         if use_ledger and root is not None:
@@ -117,10 +122,21 @@ class LiveWorkspace:
         self._finder.start()
         return self
 
+    def _lean_finder(self) -> "LeanProver":
+        """The REPL that runs Lean files to find their sorries (one, kept: starting it costs the imports)."""
+        from .provers.lean import LeanProver
+
+        if self._lean is None:
+            self._lean = LeanProver()
+        return self._lean
+
     def close(self) -> None:
         with self._lock:
             self._closing = True
             self._wake.notify_all()
+            lean, self._lean = self._lean, None
+        if lean is not None:
+            lean.close()
         # goal finding and verification compiles still going would finish on their own, holding the threads
         self.scheduler.cancel()
         kill_running_coqc()
@@ -248,13 +264,16 @@ class LiveWorkspace:
         error_line: int | None = None
         goals: tuple[Goal, ...] = ()
         try:
-            if doc.backend != "coq":
-                raise SourceError(f"{doc.backend} goals are not supported yet")
             t0 = time.monotonic()
             data = text.encode("utf-8")
-            if not doc.goals:  # a file not searched yet: an idle prover loads its imports while Coq finds goals
-                self.scheduler.warm(doc.path, data)
-            fg = find_and_prime(doc.path, source=data)
+            if doc.backend == "lean":
+                fg = find_lean_goals(doc.path, source=data, prover=self._lean_finder())
+            elif doc.backend == "coq":
+                if not doc.goals:  # a file not searched yet: an idle prover loads its imports while Coq finds goals
+                    self.scheduler.warm(doc.path, data)
+                fg = find_and_prime(doc.path, source=data)
+            else:
+                raise SourceError(f"{doc.backend} goals are not supported")
             log.debug("%s: %d goals found in %.3f s", doc.path.name, len(fg.goals), time.monotonic() - t0)
             goals, error, error_line = fg.goals, fg.error, fg.error_line
         except SourceError as e:
@@ -384,6 +403,51 @@ class LiveWorkspace:
             "budgetSeconds": self.options.budget,
         }
 
+    # -- the HTTP endpoint's questions (endpoint.Service) -------------------------------------------------------
+
+    def sorries(self, file: Path) -> list[dict[str, object]]:
+        """The goals known in `file`, for `#sorries`: place, lemma, status and the verified proof."""
+        with self._lock:
+            doc = self.docs.get(Path(file))
+            goals = list(doc.goals) if doc is not None else []
+        return [{"line": tg.goal.line, "column": tg.goal.column, "name": tg.goal.lemma, "kind": tg.goal.kind,
+                 "status": tg.out.status, "message": tg.out.message,
+                 "proof": tg.out.replacement if tg.out.verified else None} for tg in goals]
+
+    def suggest(self, backend: str, file: Path, line: int, column: int, goal: str) -> list["Suggestion"]:
+        """Tactic scripts for a goal an editor-side tactic stands at: a proof this workspace verified for a goal
+        with the same text (or at that place), then the search's own first candidates for the goal's shape."""
+        from .endpoint import Suggestion
+        from .provers.base import GoalView, ProofState
+        from .strategies import SearchContext, strategy_for
+
+        out: list[Suggestion] = []
+        if backend == "lean":
+            from .provers.lean import parse_goal
+
+            view = parse_goal(goal)
+            extra: dict[str, object] = {"mathlib": _imports_mathlib(file)}
+        else:
+            hyps, _, concl = goal.rpartition("\n" + "=" * 20 + "\n") if "=" * 20 in goal else ("", "", goal)
+            view = GoalView(tuple(h for h in hyps.split("\n") if h.strip()), concl.strip())
+            extra = {}
+        want = " ".join(view.text().split())
+        with self._lock:
+            tracked = [tg for d in self.docs.values() for tg in d.goals]
+        for tg in tracked:
+            o = tg.out
+            if not (o.verified and o.script and tg.goal.backend == backend):
+                continue
+            here = tg.goal.file == Path(file) and tg.goal.line == line
+            if here or " ".join(o.root_goal.split()) == want:
+                out.append(Suggestion(("\n" if backend == "lean" else " ").join(o.script), "verified"))
+        state = ProofState((), (view,), 0, False, 0)
+        ctx = SearchContext(tactic_timeout=self.options.tactic_timeout, extra=extra)
+        for c in strategy_for(backend, self.options.profile).candidates(state, ctx, 0):
+            if c.delay == 0 and all(s.tactic != c.tactic for s in out):
+                out.append(Suggestion(c.tactic, "strategy"))
+        return out
+
     def _status(self) -> None:
         self.on_status(self.status())
 
@@ -412,3 +476,12 @@ class LiveWorkspace:
             self.on_document(doc)
         if kind != "progress":
             self._status()
+
+
+def _imports_mathlib(file: Path) -> bool:
+    """Whether a Lean file imports Mathlib (its header, read lexically; an unreadable file: no)."""
+    try:
+        head = Path(file).read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return bool(re.search(r"^import\s+Mathlib\b", head, re.M))

@@ -27,6 +27,7 @@ from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
+from .endpoint import Endpoint
 from .live import Document, LiveWorkspace, TrackedGoal
 from .scheduler import ProveOptions
 from .workspace import collect_files
@@ -112,10 +113,14 @@ class AutoProveServer(LanguageServer):
         self._status_scheduled = False
         self._initially_enabled = True  # `autoProve.enabled` from initializationOptions
         self._lean_warned = False
+        self.endpoint: Endpoint | None = None
 
     def close_workspace(self) -> None:
         """Stop watching and searching; kill every prover (idempotent)."""
         self._watch_stop.set()
+        endpoint, self.endpoint = self.endpoint, None
+        if endpoint is not None:
+            endpoint.close()
         live = self.live
         if live is not None:
             live.close()
@@ -343,6 +348,11 @@ def build_server() -> AutoProveServer:
             if p is not None:
                 ls.live.open(p, doc.source, doc.version)
         if root is not None and root.is_dir():
+            try:  # the channel of the Lean package's `auto_prove` / `#sorries` (and any other local caller)
+                ls.endpoint = Endpoint(root, ls.live).start()
+            except OSError as e:
+                log.warning("no HTTP endpoint for %s: %s", root, e)
+
             def scan() -> None:
                 try:
                     files = collect_files([root], "coq")[:MAX_WORKSPACE_FILES]
@@ -364,10 +374,13 @@ def build_server() -> AutoProveServer:
         if p is not None and ls.live is not None:
             ls.live.open(p, params.text_document.text, params.text_document.version)
             if p.suffix == ".lean" and not ls._lean_warned:
-                ls._lean_warned = True
-                ls.window_show_message(T.ShowMessageParams(
-                    type=T.MessageType.Info, message="auto-prove: Lean files are not searched yet (the Lean "
-                                                     "backend needs a Lean toolchain); Coq files are."))
+                from .toolchains import missing_toolchain
+
+                why = missing_toolchain("lean")
+                if why:
+                    ls._lean_warned = True
+                    ls.window_show_message(T.ShowMessageParams(
+                        type=T.MessageType.Info, message=f"auto-prove: Lean files are not searched here: {why}"))
 
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: AutoProveServer, params: T.DidChangeTextDocumentParams) -> None:

@@ -100,6 +100,8 @@ def render_replacement(goal: Goal, tactics: Sequence[str], *, source: bytes | No
 
     `source` is the file's bytes (read from `goal.file` when None); it is only used for indentation.
     """
+    if goal.kind == "sorry":
+        return render_lean_replacement(goal, tactics, source=source)
     tacs = [_sentence(t) for t in tactics if t.strip()]
     if goal.kind == "admit":
         return "{ " + " ".join(tacs) + (" }" if tacs else "}")
@@ -116,6 +118,34 @@ def render_replacement(goal: Goal, tactics: Sequence[str], *, source: bytes | No
     if prefix.strip() == "" and len(prefix) < len(step):
         first = " " * (len(step) - len(prefix)) + first
     return "\n".join([first, *(step + t for t in tacs[1:]), close])
+
+
+def sorry_in_term_position(goal: Goal, source: bytes | None = None) -> bool:
+    """Whether a Lean goal's `sorry` stands for a term (`:= sorry`, `(sorry)`, `⟨sorry, _⟩`, `fun x => sorry`
+    outside tactic blocks) rather than a tactic, judged from the token before it. A guess: verification tries the
+    other form when this one does not elaborate."""
+    from .lean_source import mask_lean
+
+    data = source if source is not None else goal.file.read_bytes()
+    text = data[: goal.start].decode("utf-8", "replace")
+    before = mask_lean(text).rstrip()
+    last = before.rsplit("\n", 1)[-1]
+    if before.endswith(("by", "·", ";", "<;>", "then", "else", "do")):
+        return False
+    if before.endswith("=>"):  # `| zero => sorry` / `case h => sorry`: tactic alternatives; `fun x => sorry`: a term
+        return not re.match(r"\s*(\||case\b|next\b)", last)
+    return before.endswith((":=", "(", "⟨", ",", "from", "exact", "refine", "show"))
+
+
+def render_lean_replacement(goal: Goal, tactics: Sequence[str], *, source: bytes | None = None,
+                            term: bool | None = None) -> str:
+    """What replaces a Lean `sorry`: `(tac1; tac2)` where it is a tactic, `(by tac1; tac2)` where it is a term
+    (`term` None: guessed with `sorry_in_term_position`). One line, so the file's layout is untouched."""
+    tacs = [" ".join(t.split()) for t in tactics if t.strip()]
+    body = "; ".join(tacs) if tacs else "skip"
+    if term is None:
+        term = sorry_in_term_position(goal, source)
+    return f"(by {body})" if term else f"({body})"
 
 
 def header_block(source: bytes, headers: Sequence[str]) -> bytes:

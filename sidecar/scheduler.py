@@ -69,6 +69,7 @@ class GoalOutcome:
     message: str = ""
     from_ledger: bool = False
     remaining: str = ""  # the best partial state's goals, for reports and hovers
+    root_goal: str = ""  # the goal as the prover showed it at the start (GoalView.text), to match it by text
     crashes: int = 0  # prover crashes the search survived
 
     def as_json(self) -> dict[str, object]:
@@ -420,6 +421,7 @@ class Scheduler:
         except ProverError as e:
             out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e}", time.monotonic() - t0
             return
+        out.root_goal = root.goals[0].text() if root.goals else ""
         ctx = self._context(goal, prover, headers, root)
         budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout)
@@ -441,6 +443,17 @@ class Scheduler:
 
         def accept(script: tuple[str, ...]) -> bool:
             """A finished script counts only once checked independently (and not leaning on an import's library)."""
+            if goal.backend == "lean":
+                from .verify_lean import verify_lean
+
+                verdict, replacement = verify_lean(goal, script, prover, original=source,  # type: ignore[arg-type]
+                                                   timeout=self.options.verify_timeout)
+                if not verdict.ok:
+                    refusals.append("; ".join(verdict.reasons))
+                    log.warning("%s:%s verification refused a found script: %s", goal.file, goal.line, refusals[-1])
+                    return False
+                accepted.append((replacement, ""))
+                return True
             used = foreign_names(prover, root, script, foreign)  # type: ignore[arg-type]
             if used:
                 refusals.append("names " + ", ".join(used[:3]) + " from a library only the added import loads")
@@ -508,6 +521,17 @@ class Scheduler:
     def _context(self, goal: Goal, prover: Prover, headers: list[str], root: ProofState) -> SearchContext:
         from .strategies.coq import CoqPremises, environment_of
 
+        if goal.backend == "lean":
+            from .lean_source import declarations, lean_imports
+
+            text = goal.env.source
+            a = goal.env.placeholder[0]
+            lemmas = tuple((d.name, d.statement) for d in declarations(text)
+                           if d.end <= a and d.name and d.kind in ("theorem", "lemma"))
+            mathlib = any(m == "Mathlib" or m.startswith("Mathlib.") for m in lean_imports(text))
+            version = getattr(prover, "lean_version", "") or ""
+            return SearchContext(lemmas=tuple(reversed(lemmas)), tactic_timeout=self.options.tactic_timeout,
+                                 extra={"mathlib": mathlib, "lean_version": version, "lemma": goal.lemma})
         if goal.backend != "coq":
             return SearchContext(tactic_timeout=self.options.tactic_timeout)
         lemmas, defs, ltacs = environment_of(goal.env.sentences)
@@ -557,6 +581,8 @@ class Scheduler:
             if header and not set(header.split("\n")) <= set(self._headers(goal)):
                 return False  # found with imports this run does not allow
             if rec.file_digest != goal.file_digest:  # the file changed: the stored proof must verify again
+                if goal.backend != "coq":
+                    return False  # (Lean: the ledger keeps the replacement, not the script; search again)
                 from . import verify as verifier
 
                 verdict = verifier.verify(goal, rec.proof, timeout=self.options.verify_timeout, original=source,

@@ -15,9 +15,15 @@ def missing_toolchain(backend: str) -> str | None:
                     "(Debian: apt-get install coq libcoq-stdlib)")
         return None
     if backend == "lean":
-        if shutil.which("lake") is None or shutil.which("lean") is None:
-            return ("Lean backend unavailable: no Lean 4 toolchain (lake/lean) on PATH; install elan "
-                    "and run `lake build` in your project")
+        from pathlib import Path
+
+        from .errors import ProverUnavailable
+        from .provers.lean import find_toolchain
+
+        try:
+            find_toolchain(Path.cwd())
+        except ProverUnavailable as e:
+            return f"Lean backend unavailable: {e}"
         return None
     return f"unknown backend {backend!r}"
 

@@ -23,5 +23,7 @@ def open_prover(backend: str, **options: object) -> Prover:
 
         return CoqProver(**options)  # type: ignore[arg-type]
     if backend == "lean":
-        raise ProverUnavailable("the Lean backend is not built yet (issue 4); only Coq is supported for now")
+        from .lean import LeanProver
+
+        return LeanProver(**options)  # type: ignore[arg-type]
     raise ProverUnavailable(f"unknown backend {backend!r}")

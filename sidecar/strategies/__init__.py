@@ -47,4 +47,8 @@ def strategy_for(backend: str, profile: int = 0):  # type: ignore[no-untyped-def
         from .coq import CoqProfile0
 
         return CoqProfile0()
+    if backend == "lean":
+        from .lean import LeanProfile0
+
+        return LeanProfile0()
     raise ValueError(f"no strategies for backend {backend!r}")
