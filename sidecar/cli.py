@@ -224,6 +224,43 @@ def lsp(verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stde
 
 
 @app.command()
+def serve(
+    root: Path = typer.Argument(Path("."), help="the project folder"),
+    budget: float = typer.Option(60.0, help="search seconds per goal"),
+    cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+) -> None:
+    """Search the project's goals in the background and answer the HTTP endpoint (for the Lean package's
+    `auto_prove` tactic and `#sorries`, without an editor's language client). Stops on Ctrl-C."""
+    _setup_logging(verbose)
+    from .endpoint import Endpoint
+    from .live import LiveWorkspace
+    from .scheduler import ProveOptions
+    from .workspace import collect_files
+
+    if not 0.1 <= cpu <= 1.0:
+        err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
+        raise typer.Exit(2)
+    root = root.resolve()
+    if not root.is_dir():
+        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
+        raise typer.Exit(2)
+    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu), root).start()
+    endpoint = Endpoint(root, live).start()
+    try:
+        live.add_workspace_files(collect_files([root]))
+        console.print(f"auto-prove serving {escape(str(root))} at {endpoint.url} "
+                      f"(token in {escape(str(endpoint.file))}); Ctrl-C stops")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        endpoint.close()
+        live.close()
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     console.print(__version__)

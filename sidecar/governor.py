@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from typing import Callable
 
 import psutil
 
@@ -104,11 +105,23 @@ class CpuGovernor:
         self._niced: set[int] = set()
         self._samples: list[tuple[float, float]] = []  # (time, tree cpu seconds)
         self.last_fraction = 0.0
+        self.boost = 0  # extra provers allowed while the tree runs under target unthrottled
+        self.saturated: Callable[[], bool] = lambda: False  # set by the scheduler: every allowed prover is busy
+        self._under = 0  # consecutive periods under target with no pause
+        self._over = 0  # consecutive periods throttled
 
     @property
     def workers(self) -> int:
-        """How many provers may run at once for this target."""
-        n = max(1, math.ceil(self.target * self.cores - 1e-9))
+        """How many provers may run at once for this target: one per core's worth of target, plus `boost` while
+        the tree stays under target without being throttled (provers wait on this process between tactics, so
+        two provers do not fill two cores; see `_adapt`)."""
+        n = max(1, math.ceil(self.target * self.cores - 1e-9)) + self.boost
+        return min(n, self._max_workers) if self._max_workers else n
+
+    @property
+    def max_workers(self) -> int:
+        """The most provers `workers` can ever allow (worker threads to create)."""
+        n = 2 * self.cores
         return min(n, self._max_workers) if self._max_workers else n
 
     def set_target(self, target: float) -> None:
@@ -196,4 +209,21 @@ class CpuGovernor:
             # integral control of the pause fraction
             err = frac - self.target
             self._pause = min(0.95, max(0.0, self._pause + 0.5 * err))
+            self._adapt(ewma)
         self._signal_children(signal.SIGCONT)
+
+    def _adapt(self, ewma: float) -> None:
+        """Allow one more prover after 3 s under target (by more than 0.05) with nothing paused; take it back
+        after 3 s of throttling. Only while every allowed prover is busy does this matter: the scheduler runs
+        no more provers than it has goals, and it tells (`saturated`) when all allowed provers are busy."""
+        periods = max(1, round(3.0 / self.period))
+        if self._pause == 0.0 and ewma < self.target - 0.05 and self.saturated():
+            self._under, self._over = self._under + 1, 0
+            if self._under >= periods and self.boost < self.cores:
+                self.boost, self._under = self.boost + 1, 0
+        elif self._pause > 0.1:
+            self._over, self._under = self._over + 1, 0
+            if self._over >= periods and self.boost > 0:
+                self.boost, self._over = self.boost - 1, 0
+        else:
+            self._under = self._over = 0

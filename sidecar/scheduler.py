@@ -114,6 +114,7 @@ class Scheduler:
         self.ledger = ledger
         self.on_event = on_event or (lambda kind, out: None)
         self.governor = CpuGovernor(options.cpu, max_workers=options.max_provers)
+        self.governor.saturated = lambda: self._running >= self._allowed() and bool(self._queue)
         self._queue: list[tuple[float, int, int, Ticket]] = []
         self._order = itertools.count()
         self._lock = threading.Condition()
@@ -131,7 +132,7 @@ class Scheduler:
     def run(self, goals: list[Goal]) -> list[GoalOutcome]:
         """Prove `goals` (in file order, files kept together) and return one outcome per goal, in input order."""
         tickets = [self.submit(g, float(i)) for i, g in enumerate(goals)]
-        self.start(max(1, min(self.governor.workers, len(goals))))
+        self.start(max(1, min(self.governor.max_workers, len(goals))))
         try:
             for t in tickets:
                 while not t.done.wait(0.2):
@@ -157,7 +158,7 @@ class Scheduler:
         with self._lock:
             if self._threads:
                 return self
-            n = workers or max(self.governor.workers, self.governor.cores)
+            n = workers or self.governor.max_workers
             if self.options.max_provers:
                 n = min(n, self.options.max_provers)
             self.governor.start()

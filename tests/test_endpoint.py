@@ -176,3 +176,40 @@ def test_language_server_publishes_its_endpoint(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert not f.exists()
+
+
+@pytest.mark.skipif(shutil.which("coqc") is None, reason="coqc not installed")
+def test_serve_searches_the_project_and_answers(tmp_path: Path) -> None:
+    """`auto-prove serve` (no editor): the project's goals are searched and `/v1/sorries` reports them; Ctrl-C
+    stops it and removes the endpoint file."""
+    import signal
+
+    env, _ = cli_env()
+    f = tmp_path / "P.v"
+    f.write_text("Lemma p : forall n : nat, 0 + n = n.\nAdmitted.\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "serve", str(tmp_path), "--budget", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    ep = tmp_path / ENDPOINT_FILE
+    try:
+        deadline = time.monotonic() + 30
+        while not ep.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        data = json.loads(ep.read_text())
+        url = data["url"] + "/v1/sorries?file=" + urllib.request.quote(str(f))
+        goals: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            req = urllib.request.Request(url, headers={"Authorization": f"Bearer {data['token']}"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                goals = json.loads(r.read())["goals"]
+            if goals and goals[0]["status"] == "proved":
+                break
+            time.sleep(0.2)
+        assert goals and goals[0]["status"] == "proved" and goals[0]["proof"], goals
+        proc.send_signal(signal.SIGINT)
+        out, errs = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, errs
+    assert "serving" in out and not ep.exists()

@@ -22,6 +22,28 @@ def test_workers_follow_target() -> None:
         CpuGovernor(0.0)
 
 
+def test_an_extra_prover_only_while_saturated_and_under_target() -> None:
+    """Provers wait on the sidecar between tactics, so at high targets one more prover is allowed while every
+    allowed prover is busy and the tree stays under target unthrottled; throttling takes it back."""
+    g = CpuGovernor(1.0, cores=2)
+    periods = round(3.0 / g.period)
+    for _ in range(3 * periods):
+        g._adapt(0.5)
+    assert g.boost == 0 and g.workers == 2  # idle, not saturated: nothing to gain
+    g.saturated = lambda: True
+    for _ in range(periods):
+        g._adapt(0.5)
+    assert g.boost == 1 and g.workers == 3
+    for _ in range(5 * periods):
+        g._adapt(0.5)
+    assert g.boost == 2 and g.workers == 4 == g.max_workers  # at most one extra per core
+    g._pause = 0.5
+    for _ in range(periods):
+        g._adapt(1.0)
+    assert g.boost == 1
+    assert CpuGovernor(1.0, cores=2, max_workers=3).max_workers == 3
+
+
 def test_duty_cycle_holds_a_busy_child_below_one_core() -> None:
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
