@@ -39,7 +39,7 @@ from .verify import Verdict
 if TYPE_CHECKING:
     from .provers.lean import LeanProver, ReplResponse, ReplSorry
 
-__all__ = ["verify_lean", "parse_axioms", "STANDARD_AXIOMS"]
+__all__ = ["verify_lean", "parse_axioms", "clear_cache", "STANDARD_AXIOMS"]
 
 STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 _FORBIDDEN = re.compile(r"(?<![\w.'])(sorry|admit|native_decide|ofReduceBool|sorryAx)(?![\w'])")
@@ -65,8 +65,14 @@ class _Checked:
     axioms: frozenset[str] | None
 
 
-_CACHE: "OrderedDict[tuple[str, str], _Checked]" = OrderedDict()
+_CACHE: "OrderedDict[tuple[str, str, str], _Checked]" = OrderedDict()  # (digest, declaration, project) -> checks
 _LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget the original files' checks."""
+    with _LOCK:
+        _CACHE.clear()
 
 
 def _run_checked(prover: "LeanProver", goal: Goal, text: str, decl: str, timeout: float) -> _Checked:
@@ -109,7 +115,7 @@ def verify_lean(goal: Goal, tactics: Sequence[str], prover: "LeanProver", *, ori
     if d is None or not d.name:
         return refuse("the sorry is not inside a named declaration (`example`s cannot be checked by name)")
     decl = qualified_name(text, d)
-    key = (goal.file_digest, decl)
+    key = (goal.file_digest, decl, str(goal.env.workdir))
     with _LOCK:
         base = _CACHE.get(key)
     if base is None:

@@ -1,0 +1,132 @@
+"""`verify_lean`'s rules, against a hand-written model of the Lean REPL.
+
+No Lean can run here and no recorded transcript contains `#print axioms`, so these answers are written by hand in
+the REPL's recorded shape (`sorries` with `pos`/`endPos`, `messages` with `severity`/`data`) and Lean's message
+texts ("declaration uses 'sorry'", "'t' depends on axioms: [...]"). They test our decisions, not Lean: what is
+accepted, what is refused, and which text is checked. The verifier itself runs unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.goals import lean_goals_from_response
+from sidecar.provers.lean import ReplResponse, parse_response
+from sidecar.verify_lean import clear_cache, verify_lean
+
+SOURCE = """theorem helper : 2 = 2 := rfl
+
+theorem t (x : Nat) : x + 0 = x := by
+  sorry
+
+theorem later : t 3 = t 3 := rfl
+"""
+
+
+class ModelRepl:
+    """Answers `run_file` the way the Lean REPL would for these small files (see the module docstring)."""
+
+    def __init__(self, axioms_of: dict[str, list[str]] | None = None, check_suffix: str = "") -> None:
+        self.sources: list[str] = []
+        self.axioms_of = axioms_of or {}
+        self.check_suffix = check_suffix
+
+    def run_file(self, file: Path, source: str, workdir: Path | None, timeout: float) -> ReplResponse:
+        self.sources.append(source)
+        lines = source.split("\n")
+        messages: list[dict[str, Any]] = []
+        sorries: list[dict[str, Any]] = []
+        for i, line in enumerate(lines, 1):
+            for m in re.finditer(r"\bsorry\b", line):
+                sorries.append({"pos": {"line": i, "column": m.start()}, "endPos": {"line": i, "column": m.end()},
+                                "goal": "x : Nat\n⊢ x + 0 = x", "proofState": len(sorries)})
+            if "bad_tactic" in line:
+                messages.append({"severity": "error", "pos": {"line": i, "column": 0},
+                                 "endPos": {"line": i, "column": 5}, "data": "unknown tactic"})
+        body = source.split("#check @")[0]
+        for i, line in enumerate(lines, 1):
+            if line.startswith("#check @"):
+                messages.append({"severity": "info", "pos": {"line": i, "column": 0},
+                                 "data": "t : ∀ (x : Nat), x + 0 = x" + self.check_suffix})
+            elif line.startswith("#print axioms "):
+                if "sorry" in body:
+                    used = ["sorryAx"]
+                else:
+                    used = sorted({a for tac, axs in self.axioms_of.items() if tac in body for a in axs})
+                data = f"'t' depends on axioms: [{', '.join(used)}]" if used else "'t' does not depend on any axioms"
+                messages.append({"severity": "info", "pos": {"line": i, "column": 0}, "data": data})
+        if sorries:
+            messages.append({"severity": "warning", "pos": {"line": 3, "column": 8},
+                             "data": "declaration uses 'sorry'"})
+        return parse_response({"sorries": sorries, "messages": messages, "env": 0})
+
+
+@pytest.fixture
+def goal(tmp_path: Path):  # type: ignore[no-untyped-def]
+    clear_cache()
+    f = tmp_path / "T.lean"
+    f.write_text(SOURCE)
+    (tmp_path / "lean-toolchain").write_text("leanprover/lean4:v4.19.0\n")
+    found = lean_goals_from_response(f, SOURCE, ModelRepl().run_file(f, SOURCE, tmp_path, 10), tmp_path)
+    assert len(found.goals) == 1
+    return found.goals[0]
+
+
+def test_goal_from_the_repl_answer(goal) -> None:  # type: ignore[no-untyped-def]
+    assert (goal.kind, goal.lemma, goal.line, goal.column) == ("sorry", "t", 4, 2)
+    assert goal.statement == "theorem t (x : Nat) : x + 0 = x"
+    assert SOURCE.encode()[goal.start : goal.end] == b"sorry"
+    assert goal.file_digest == hashlib.sha256(SOURCE.encode()).hexdigest()
+
+
+def test_a_proof_with_standard_axioms_is_accepted(goal) -> None:  # type: ignore[no-untyped-def]
+    repl = ModelRepl({"simp": ["propext"]})
+    v, replacement = verify_lean(goal, ["simp"], repl)  # type: ignore[arg-type]
+    assert v.ok and v.complete, v.reasons
+    assert replacement == "(simp)" and v.assumptions == ("propext",)
+    assert v.patched is not None and v.patched.decode() == SOURCE.replace("  sorry", "  (simp)")
+    # the original and the patched file were run, each with the checks appended for the full name
+    assert len(repl.sources) == 2 and all(s.endswith("#check @t\n#print axioms t\n") for s in repl.sources)
+
+
+@pytest.mark.parametrize("tactics, axioms, reason", [
+    (["exact my_axiom x"], {"my_axiom": ["my_axiom"]}, "uses axioms the original did not: my_axiom"),
+    (["native_decide"], {}, "sorry/admit/native_decide"),
+    (["sorry"], {}, "sorry/admit/native_decide"),
+    (["bad_tactic"], {}, "unknown tactic"),
+])
+def test_refusals(goal, tactics: list[str], axioms: dict[str, list[str]], reason: str) -> None:  # type: ignore[no-untyped-def]
+    v, replacement = verify_lean(goal, tactics, ModelRepl(axioms))  # type: ignore[arg-type]
+    assert not v.ok and replacement == "" and v.patched is None
+    assert any(reason in r for r in v.reasons), v.reasons
+
+
+def test_a_changed_statement_is_refused(goal) -> None:  # type: ignore[no-untyped-def]
+    class Drifting(ModelRepl):
+        def run_file(self, file, source, workdir, timeout):  # type: ignore[no-untyped-def]
+            self.check_suffix = "" if not self.sources else " ∧ True"
+            return super().run_file(file, source, workdir, timeout)
+
+    v, _ = verify_lean(goal, ["simp"], Drifting({"simp": ["propext"]}))  # type: ignore[arg-type]
+    assert not v.ok and any("statement changed" in r for r in v.reasons)
+
+
+def test_the_other_form_is_tried_when_the_first_does_not_elaborate(goal) -> None:  # type: ignore[no-untyped-def]
+    class TermOnly(ModelRepl):
+        def run_file(self, file, source, workdir, timeout):  # type: ignore[no-untyped-def]
+            return super().run_file(file, source.replace("  (omega)", "  bad_tactic"), workdir, timeout)
+
+    repl = TermOnly({"omega": ["propext"]})
+    v, replacement = verify_lean(goal, ["omega"], repl)  # type: ignore[arg-type]
+    assert v.ok and replacement == "(by omega)" and len(repl.sources) == 3
+
+
+def test_a_changed_file_is_refused(goal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "T.lean").write_text(SOURCE + "\n-- edited\n")
+    v, _ = verify_lean(goal, ["simp"], ModelRepl())  # type: ignore[arg-type]
+    assert not v.ok and "changed" in v.reasons[0]
