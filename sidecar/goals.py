@@ -57,6 +57,7 @@ __all__ = [
     "find_goals",
     "find_coq_goals",
     "goals_from_run",
+    "read_source",
     "find_lean_goals",
     "lean_goals_from_response",
     "goals_from_sentences",
@@ -168,6 +169,24 @@ def find_goals(path: Path, backend: str = "auto", *, timeout: float = DEFAULT_FI
     raise SourceError(f"unknown backend {backend!r}", path)
 
 
+def read_source(path: Path, source: bytes | None = None) -> bytes:
+    """The file's bytes (`source` when given: e.g. an editor's unsaved text), checked to be UTF-8.
+
+    Raises:
+        SourceError: the file cannot be read or is not UTF-8.
+    """
+    if source is None:
+        try:
+            source = Path(path).read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read: {exc}", path) from exc
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8: {exc}", path) from exc
+    return source
+
+
 def find_coq_goals(
     path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, project: CoqProject | None = None,
     source: bytes | None = None,
@@ -180,15 +199,7 @@ def find_coq_goals(
         SourceError, ProjectConfigError, ProverUnavailable, ProverTimeout: as `find_goals`.
     """
     path = Path(path).absolute()
-    if source is None:
-        try:
-            source = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc}", path) from exc
-    try:
-        source.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8: {exc}", path) from exc
+    source = read_source(path, source)
     if project is None:
         project = coq_project_for(path)
     run = run_coqc(source, path.stem, project.args, timeout=timeout, load_dir=project.root)
@@ -483,15 +494,8 @@ def find_lean_goals(path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, source
     from .provers.lean import LeanProver, find_toolchain
 
     path = Path(path).absolute()
-    if source is None:
-        try:
-            source = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc}", path) from exc
-    try:
-        text = source.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8: {exc}", path) from exc
+    source = read_source(path, source)
+    text = source.decode("utf-8")
     project = find_toolchain(path).project
     own = prover is None
     lean = prover or LeanProver()

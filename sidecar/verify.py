@@ -85,8 +85,7 @@ from .coq_source import (
     strip_comments,
 )
 from .coqproject import CoqProject, coq_project_for
-from .errors import SourceError
-from .goals import DEFAULT_FIND_TIMEOUT, FileGoals, Goal, goals_from_run
+from .goals import DEFAULT_FIND_TIMEOUT, FileGoals, Goal, goals_from_run, read_source
 from .patch import HEADER_LINE, Edit, header_block, plan_edits
 
 __all__ = [
@@ -595,15 +594,7 @@ def find_and_prime(
         as `goals.find_coq_goals`.
     """
     path = Path(path).absolute()
-    if source is None:
-        try:
-            source = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc}", path) from exc
-    try:
-        source.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8: {exc}", path) from exc
+    source = read_source(path, source)
     if project is None:
         project = coq_project_for(path)
     guesses = dict(guess_admitted(source))

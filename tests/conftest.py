@@ -211,3 +211,32 @@ def _no_leftover_provers() -> Iterator[None]:
     """Safety net: whatever a CLI test started and left behind is killed at the end of the session."""
     yield
     kill_tagged(_SESSION_TAG)
+
+
+class RawLsp:
+    """`python -m sidecar lsp` as a subprocess spoken to with hand-made LSP frames (for malformed input, precise
+    timing of shutdown, and tests that need no client library). `send` writes one message (or raw bytes)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path | None = None, stdout: Any = subprocess.DEVNULL) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
+                                     stdout=stdout, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+
+    def send(self, obj: Any, raw: bytes | None = None) -> None:
+        body = raw if raw is not None else json.dumps(obj).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def initialize(self, root: Path) -> None:
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"capabilities": {}, "rootUri": root.as_uri(), "processId": None}})
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    def shutdown(self, timeout: float = 30) -> None:
+        self.send({"jsonrpc": "2.0", "id": 999999, "method": "shutdown"})
+        self.send({"jsonrpc": "2.0", "method": "exit"})
+        self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import cli_env
+from conftest import RawLsp, cli_env
 from sidecar.endpoint import ENDPOINT_FILE, Endpoint, read_endpoint
 from sidecar.live import LiveWorkspace
 from sidecar.scheduler import ProveOptions
@@ -148,20 +148,10 @@ def test_close_removes_only_its_own_file(tmp_path: Path) -> None:
 def test_language_server_publishes_its_endpoint(tmp_path: Path) -> None:
     """`auto-prove lsp` writes the endpoint file for its workspace on `initialized` and removes it on exit."""
     env, _ = cli_env()
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-
-    def send(obj: Any) -> None:
-        body = json.dumps(obj).encode()
-        assert proc.stdin is not None
-        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        proc.stdin.flush()
-
+    srv = RawLsp(env, cwd=tmp_path)
     f = tmp_path / ENDPOINT_FILE
     try:
-        send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"capabilities": {}, "rootUri": tmp_path.as_uri(), "processId": None}})
-        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        srv.initialize(tmp_path)
         deadline = time.monotonic() + 30
         while not f.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -169,12 +159,9 @@ def test_language_server_publishes_its_endpoint(tmp_path: Path) -> None:
         req = urllib.request.Request(data["url"] + "/v1/health", headers={"Authorization": f"Bearer {data['token']}"})
         with urllib.request.urlopen(req, timeout=10) as r:
             assert json.loads(r.read())["project"] == str(tmp_path)
-        send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
-        send({"jsonrpc": "2.0", "method": "exit"})
-        proc.wait(timeout=30)
+        srv.shutdown()
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        srv.kill()
     assert not f.exists()
 
 

@@ -17,7 +17,7 @@ import pytest_lsp
 from lsprotocol import types as T
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from conftest import REPO, cli_env, tagged_processes
+from conftest import REPO, RawLsp, cli_env, tagged_processes
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -233,14 +233,8 @@ def test_garbage_and_out_of_order_messages_do_not_kill_the_server(tmp_path: Path
     import json
 
     env, tag = cli_env()
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-
-    def send(obj: Any, raw: bytes | None = None) -> None:
-        body = raw if raw is not None else json.dumps(obj).encode()
-        assert proc.stdin is not None
-        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
+    srv = RawLsp(env, stdout=subprocess.PIPE)
+    proc, send = srv.proc, srv.send
     try:
         for i in range(1000):
             k = i % 5
@@ -256,8 +250,6 @@ def test_garbage_and_out_of_order_messages_do_not_kill_the_server(tmp_path: Path
                 send({"jsonrpc": "2.0", "id": i, "result": 3})  # a response to nothing
         send({"jsonrpc": "2.0", "id": 5000, "method": "initialize",
               "params": {"capabilities": {}, "rootUri": tmp_path.as_uri(), "processId": None}})
-        assert proc.stdin is not None
-        proc.stdin.flush()
         # read messages until the answer to initialize arrives
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
@@ -275,53 +267,35 @@ def test_garbage_and_out_of_order_messages_do_not_kill_the_server(tmp_path: Path
                 break
         assert got is not None and "capabilities" in got["result"], got
         assert proc.poll() is None
-        send({"jsonrpc": "2.0", "id": 5001, "method": "shutdown"})
-        send({"jsonrpc": "2.0", "method": "exit"})
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+        srv.shutdown()
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        srv.kill()
     assert not [p for p in tagged_processes(tag) if "coqidetop" in " ".join(p.cmdline())]
 
 
 def test_shutdown_kills_a_compile_in_progress(tmp_path: Path) -> None:
     """Goal finding runs coqc in a session of its own; shutting the server down mid-compile does not leave it
     running."""
-    import json
-
     env, tag = cli_env()
     slow = tmp_path / "Slow.v"
     slow.write_text("Lemma a : True.\nProof.\n  Fail Timeout 120 repeat (assert True).\nAdmitted.\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp"], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-
-    def send(obj: Any) -> None:
-        body = json.dumps(obj).encode()
-        assert proc.stdin is not None
-        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        proc.stdin.flush()
+    srv = RawLsp(env, cwd=tmp_path)
 
     def compiles() -> list[psutil.Process]:
         return [p for p in tagged_processes(tag) if "coqc" in " ".join(p.cmdline())]
 
     try:
-        send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"capabilities": {}, "rootUri": tmp_path.as_uri(), "processId": None}})
-        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+        srv.initialize(tmp_path)
+        srv.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
             "uri": slow.as_uri(), "languageId": "coq", "version": 1, "text": slow.read_text()}}})
         deadline = time.monotonic() + 30
         while not compiles() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert compiles(), "the goal-finding compile never started"
         time.sleep(0.5)
-        send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
-        send({"jsonrpc": "2.0", "method": "exit"})
-        proc.wait(timeout=30)
+        srv.shutdown()
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        srv.kill()
     deadline = time.monotonic() + 5
     while compiles() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -307,10 +307,8 @@ def test_project_dependency(tmp_path: Path) -> None:
     assert sorted(p.name for p in (proj / "theories" / "sub").iterdir()) == ["Use.v"]
 
 
-def test_prime_compiles_the_original_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    goals = find_goals(FIX / "fails_halfway.v").goals
-    verify_mod.clear_cache()
-    verify_mod.prime(goals)
+def compiles_to_verify(monkeypatch: pytest.MonkeyPatch, goal: Goal, replacement: str) -> int:
+    """How many coqc runs verifying `replacement` takes (asserting it is accepted)."""
     calls: list[int] = []
     real = verify_mod._compile
 
@@ -319,8 +317,15 @@ def test_prime_compiles_the_original_once(monkeypatch: pytest.MonkeyPatch) -> No
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(verify_mod, "_compile", counting)
-    assert verify(goals[0], "Proof. reflexivity. Qed.").ok
-    assert len(calls) == 1  # only the patched file
+    assert verify(goal, replacement).ok
+    return len(calls)
+
+
+def test_prime_compiles_the_original_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    goals = find_goals(FIX / "fails_halfway.v").goals
+    verify_mod.clear_cache()
+    verify_mod.prime(goals)
+    assert compiles_to_verify(monkeypatch, goals[0], "Proof. reflexivity. Qed.") == 1  # only the patched file
 
 
 @pytest.mark.parametrize("name", ["verify_cases.v", "fails_halfway.v", "tricky.v", "unicode.v"])
@@ -342,16 +347,7 @@ def test_find_and_prime_records_the_reference_checks(monkeypatch: pytest.MonkeyP
         assert primed.types[g.closer_end] == fresh.types[g.closer_end]
     assert (primed.sentences, primed.error_offset, primed.error) == (fresh.sentences, fresh.error_offset, fresh.error)
     verify_mod._CACHE[key] = primed
-    calls: list[int] = []
-    real = verify_mod._compile
-
-    def counting(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(verify_mod, "_compile", counting)
-    assert verify(goals[0], "Proof. reflexivity. Qed.").ok
-    assert len(calls) == 1  # only the patched file
+    assert compiles_to_verify(monkeypatch, goals[0], "Proof. reflexivity. Qed.") == 1  # only the patched file
 
 
 def test_find_and_prime_survives_a_wrong_guess(monkeypatch: pytest.MonkeyPatch) -> None:
