@@ -210,6 +210,14 @@ def generated_files(bank: Bank, root: Path = BANK_DIR) -> dict[Path, str]:
         out[root / "lean" / "AutoProveBank" / f"{LEAN_MODULES[d]}.lean"] = render_lean(bank, d)
     imports = "".join(f"import AutoProveBank.{LEAN_MODULES[d]}\n" for d in _DIFFICULTIES)
     out[root / "lean" / "AutoProveBank.lean"] = f"{imports}\n/-! Lemma bank, all difficulties. {_HEADER} -/\n"
+    # a Lake project of its own, so that `lake build` in bank/lean checks every Lean reference proof
+    from .provers.lean import DEFAULT_TOOLCHAIN
+
+    out[root / "lean" / "lean-toolchain"] = DEFAULT_TOOLCHAIN + "\n"
+    out[root / "lean" / "lakefile.toml"] = (f"# {_HEADER}\n# `lake build` here checks every reference proof of the "
+                                            "Lean bank (core Lean only).\n"
+                                            'name = "auto_prove_bank_lemmas"\ndefaultTargets = ["AutoProveBank"]\n\n'
+                                            '[[lean_lib]]\nname = "AutoProveBank"\n')
     return out
 
 

@@ -5,7 +5,8 @@ Bound to 127.0.0.1 only, on a port the system picks; the URL and a random token 
 `<project>/.auto-prove/endpoint.json` (mode 0600, replaced atomically, removed on close). Every request must carry
 `Authorization: Bearer <token>`; anything else is answered 401 before the request is looked at.
 
-Schema (version 1; every body is JSON, every error is `{"error": "<message>"}` with a 4xx/5xx status):
+Schema (version 1; every body is JSON, every error is `{"error": "<message>"}` with a 4xx/5xx status). The JSON
+Schema of every body and of the endpoint file is `endpoint_schema.json` beside this module (`SCHEMA_FILE`):
 
 - `GET /v1/health` → `{"ok": true, "version": "<auto-prove version>", "project": "<root>"}`
 - `POST /v1/suggest` with `{"backend": "lean"|"coq", "file": "<absolute path>", "line": <1-based>,
@@ -35,12 +36,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import __version__
 
-__all__ = ["Endpoint", "Service", "Suggestion", "ENDPOINT_FILE", "MAX_CANDIDATES", "read_endpoint"]
+__all__ = ["Endpoint", "Service", "Suggestion", "ENDPOINT_FILE", "MAX_CANDIDATES", "SCHEMA_FILE", "read_endpoint"]
 
 log = logging.getLogger(__name__)
 
 ENDPOINT_FILE = Path(".auto-prove") / "endpoint.json"
 MAX_CANDIDATES = 30
+SCHEMA_FILE = Path(__file__).with_name("endpoint_schema.json")
 MAX_BODY = 1 << 20  # bytes
 
 

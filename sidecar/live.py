@@ -37,20 +37,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_'.])(Admitted\.|admit\.)(?=\s|$)")
+_SORRY = re.compile(r"(?<![\w'.])(sorry)(?![\w'])")
 TIER_HERE, TIER_OPEN, TIER_WORKSPACE = 0, 1, 2
 
 
-def prescan_placeholders(text: str) -> list[tuple[int, int, int, int, str]]:
+def prescan_placeholders(text: str, backend: str = "coq") -> list[tuple[int, int, int, int, str]]:
     """Placeholders found lexically (comments and strings masked), as (line, col, end_line, end_col, kind) with
-    0-based lines and code-point columns. Only for showing `queued` at once: goals proper come from Coq."""
-    masked = blank_comments_and_strings(text)
+    0-based lines and code-point columns. Only for showing `queued` at once: goals proper come from the prover."""
+    if backend == "lean":
+        from .lean_source import mask_lean
+
+        masked, pattern = mask_lean(text), _SORRY
+    else:
+        masked, pattern = blank_comments_and_strings(text), _PLACEHOLDER
     out = []
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    for m in _PLACEHOLDER.finditer(masked):
+    for m in pattern.finditer(masked):
         a, b = m.start(), m.end()
         la = bisect.bisect_right(line_starts, a) - 1
         lb = bisect.bisect_right(line_starts, b) - 1
-        out.append((la, a - line_starts[la], lb, b - line_starts[lb], "admitted" if m.group(1)[0] == "A" else "admit"))
+        kind = "sorry" if backend == "lean" else "admitted" if m.group(1)[0] == "A" else "admit"
+        out.append((la, a - line_starts[la], lb, b - line_starts[lb], kind))
     return out
 
 
@@ -220,7 +227,7 @@ class LiveWorkspace:
             if opened:
                 doc.is_open = True
                 doc.edited_at = time.monotonic()
-            doc.prescan = prescan_placeholders(text) if backend == "coq" else []
+            doc.prescan = prescan_placeholders(text, backend)
             if not known:
                 self._pending[path] = time.monotonic() + (self.debounce if doc.found_text is not None else 0.0)
             self._wake.notify_all()

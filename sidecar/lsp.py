@@ -182,8 +182,6 @@ class AutoProveServer(LanguageServer):
         text = doc.text
         pos = self.positions(doc)
         diags: list[T.Diagnostic] = []
-        if doc.backend != "coq":
-            return diags  # Lean comes with the Lean backend (issue 4); a message said so once
         if doc.error and not doc.goals:
             line = max(0, (doc.error_line or 1) - 1)
             diags.append(T.Diagnostic(range=pos.range(line, 0, line, 0), severity=T.DiagnosticSeverity.Warning,
@@ -191,16 +189,16 @@ class AutoProveServer(LanguageServer):
             return diags
         current = doc.found_text == text
         if doc.found_text is None or (not current and not self._still_valid(doc)):
-            for (l, c, el, ec, _) in doc.prescan:  # Coq has not looked at this text yet
+            for (l, c, el, ec, _) in doc.prescan:  # the prover has not looked at this text yet
                 diags.append(T.Diagnostic(range=pos.range(l, c, el, ec), severity=T.DiagnosticSeverity.Information,
-                                          source=SOURCE, message="queued (finding goals)"))
+                                          source=SOURCE, code="queued", message="queued (finding goals)"))
             return diags
         budget, paused = self.live.options.budget, self.live.scheduler.paused
         if doc.error and doc.error_line and current:
             line = doc.error_line - 1
             diags.append(T.Diagnostic(range=pos.range(line, 0, line, 0), severity=T.DiagnosticSeverity.Warning,
-                                      source=SOURCE, message=f"goals after this point are not searched: Coq stops "
-                                                             f"here ({doc.error})"[:500]))
+                                      source=SOURCE, message=f"goals after this point are not searched: the file "
+                                                             f"stops compiling here ({doc.error})"[:500]))
         for tg in doc.goals:
             diags.append(T.Diagnostic(range=pos.goal(tg), severity=T.DiagnosticSeverity.Information,
                                       source=SOURCE, code=tg.out.status,

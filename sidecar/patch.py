@@ -45,7 +45,7 @@ __all__ = [
 
 _NO_PERIOD = re.compile(r"^(?:[-+*]+|\{|\}|(?:\d+|\[[^\]]*\])\s*:\s*\{)$")
 _DEFINITION_LIKE = ("Definition", "Example", "Fixpoint", "CoFixpoint", "Let", "Instance")
-_PLACEHOLDERS = {"admitted": (b"Admitted.",), "admit": (b"admit.", b"give_up.")}
+_PLACEHOLDERS = {"admitted": (b"Admitted.",), "admit": (b"admit.", b"give_up."), "sorry": (b"sorry",)}
 # an import line allowed as a header: [From Lib] Require [Import|Export] Names.  |  Import/Export Names.
 HEADER_LINE = re.compile(
     r"^(?:From\s+[\w.']+\s+)?Require(?:\s+(?:Import|Export))?(?:\s+[\w.']+)+\s*\.$"

@@ -423,6 +423,7 @@ class Scheduler:
             out.status, out.message, out.seconds = "error", f"{goal.file}:{goal.line}: {e}", time.monotonic() - t0
             return
         out.root_goal = root.goals[0].text() if root.goals else ""
+        crashes0 = _crash_count(prover)  # a prover killed while idle restarts without the search seeing a crash
         ctx = self._context(goal, prover, headers, root)
         budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout)
@@ -432,7 +433,8 @@ class Scheduler:
                 self._ledger_call(self.ledger.record_attempt, goal.key.digest, strategy, tactic, outcome, seconds)
 
         def on_progress(r: SearchResult) -> None:
-            out.attempts, out.seconds, out.crashes = r.attempts, time.monotonic() - t0, r.crashes
+            out.attempts, out.seconds = r.attempts, time.monotonic() - t0
+            out.crashes = max(r.crashes, _crash_count(prover) - crashes0)
             if r.best is not None and not r.best.finished:
                 out.remaining = "\n\n".join(g.text() for g in r.best.goals)
             out.strategies = dict(r.strategies)
@@ -477,7 +479,7 @@ class Scheduler:
         result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
                         on_progress=on_progress, accept=accept).run(root)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
-        out.crashes = result.crashes
+        out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:
             out.remaining = "\n\n".join(g.text() for g in result.best.goals)
         if result.status == "proved" and result.script is not None and accepted:
@@ -624,3 +626,9 @@ class Scheduler:
         if not self._ledger_warned:
             self._ledger_warned = True
             log.error("%s", e)
+
+
+def _crash_count(prover: Prover) -> int:
+    """Crashes the prover has restarted after so far (0 for provers that do not count them)."""
+    stats = getattr(prover, "stats", None)
+    return int(getattr(stats, "crashes", 0) or 0)

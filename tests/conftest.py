@@ -237,6 +237,19 @@ class RawLsp:
         self.send({"jsonrpc": "2.0", "method": "exit"})
         self.proc.wait(timeout=timeout)
 
+    def read(self) -> dict[str, Any]:
+        """The next message the server sends (needs `stdout=subprocess.PIPE`)."""
+        out = self.proc.stdout
+        assert out is not None
+        header = b""
+        while not header.endswith(b"\r\n\r\n"):
+            ch = out.read(1)
+            if not ch:
+                raise EOFError("the server closed its output")
+            header += ch
+        n = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        return json.loads(out.read(n))
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()

@@ -12,14 +12,16 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
+import jsonschema
 import pytest
 
 from conftest import RawLsp, cli_env
-from sidecar.endpoint import ENDPOINT_FILE, Endpoint, read_endpoint
+from sidecar.endpoint import ENDPOINT_FILE, SCHEMA_FILE, Endpoint, read_endpoint
 from sidecar.live import LiveWorkspace
 from sidecar.scheduler import ProveOptions
 
@@ -37,23 +39,38 @@ def served(tmp_path: Path) -> Iterator[tuple[Endpoint, LiveWorkspace]]:
         live.close()
 
 
+SCHEMA = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+ANSWER_SCHEMA = {"/v1/health": "HealthResponse", "/v1/suggest": "SuggestResponse", "/v1/sorries": "SorriesResponse"}
+
+
+def conforms(value: Any, definition: str) -> None:
+    """`value` is valid against `definition` of the endpoint's published JSON schema."""
+    jsonschema.validate(value, {**SCHEMA, "$ref": f"#/$defs/{definition}"})
+
+
 def call(ep: Endpoint, method: str, path: str, body: Any = None, token: str | None = "ok",
          raw: bytes | None = None) -> tuple[int, Any]:
+    """One request; every answer is checked against the published schema (an Error body for 4xx/5xx)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(ep.url + path, data=data, method=method)
     if token is not None:
         req.add_header("Authorization", f"Bearer {ep.token if token == 'ok' else token}")
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
+            status, answer = r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        status, answer = e.code, json.loads(e.read())
+    conforms(answer, ANSWER_SCHEMA[urllib.parse.urlsplit(path).path] if status == 200 else "Error")
+    if status == 200 and path == "/v1/suggest":
+        conforms(body, "SuggestRequest")
+    return status, answer
 
 
 def test_endpoint_file_and_bind_address(served: tuple[Endpoint, LiveWorkspace], tmp_path: Path) -> None:
     ep, _ = served
     f = tmp_path / ENDPOINT_FILE
     data = json.loads(f.read_text())
+    conforms(data, "EndpointFile")
     assert data["version"] == 1 and data["token"] == ep.token and data["pid"] == os.getpid()
     assert data["url"].startswith("http://127.0.0.1:") and data["url"] == ep.url
     assert stat.S_IMODE(f.stat().st_mode) == 0o600

@@ -32,7 +32,9 @@ __all__ = ["LeanProver", "ReplResponse", "ReplSorry", "ReplMessage", "parse_resp
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TOOLCHAIN = "leanprover/lean4:v4.19.0"
+# The toolchain lean/ pins (lean/lean-toolchain; a test keeps them equal): the newest stable Lean release that
+# lean-interact 0.11 supports. A user's own project keeps its own toolchain; this one is for the bank and lean/.
+DEFAULT_TOOLCHAIN = "leanprover/lean4:v4.35.0"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""The Lean backend (`LeanProver`, the search, the CLI) against the stand-in REPL, started as the real one would be:
+lean-interact runs `lake env <checkout>/.lake/build/bin/repl` through the stand-in `lake` (tests/lean_standin).
+
+The stand-in answers only requests the real REPL was recorded answering, in a recorded order: so these tests send
+exactly what a recorded session sent, through the backend's own requests (`enter` → `Command`, `run` →
+`ProofStep`), and check that the backend reads the answers right and reaches `Completed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import pytest
+
+from conftest import RawLsp, cli_env
+from lean_standin import repl as standin
+from sidecar.errors import ProverUnavailable
+from sidecar.provers.base import Environment, ProofState
+from sidecar.provers.lean import LeanProver, find_toolchain
+from sidecar.search import Search, SearchBudget
+from sidecar.strategies import Candidate, SearchContext
+
+pytest.importorskip("lean_interact")
+pytestmark = [pytest.mark.timeout(60)]
+
+LAKE = Path(__file__).resolve().parent / "lean_standin" / "lake"
+
+
+@pytest.fixture
+def lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Lake project using the stand-in toolchain (what `find_toolchain` finds through the environment)."""
+    project = standin.make_project(tmp_path / "project")
+    monkeypatch.setenv("AUTOPROVE_LAKE", str(LAKE))
+    monkeypatch.setenv("AUTOPROVE_LEAN_REPL", str(standin.make_checkout(tmp_path / "repl")))
+    return project
+
+
+@pytest.fixture
+def prover() -> Iterator[LeanProver]:
+    p = LeanProver()
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def env_for(project: Path, source: str, name: str = "A.lean") -> Environment:
+    f = project / name
+    f.write_text(source)
+    a = source.rindex("sorry")
+    return Environment(file=f, backend="lean", source=source, placeholder=(a, a + len("sorry")), workdir=project)
+
+
+class Scripted:
+    """A strategy that proposes, at each depth, the tactic a recorded session applied there."""
+
+    def __init__(self, steps: list[str]) -> None:
+        self.steps = steps
+
+    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> Iterator[Candidate]:
+        if depth < len(self.steps):
+            yield Candidate(self.steps[depth], "scripted", 1.0, 5.0)
+
+
+def test_toolchain_is_found_through_the_environment(lean: Path) -> None:
+    tc = find_toolchain(lean / "A.lean")
+    assert tc.project == lean and tc.lake == LAKE and tc.repl is not None
+
+
+def test_no_toolchain_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOPROVE_LAKE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ProverUnavailable, match="no Lean toolchain"):
+        find_toolchain(tmp_path)
+
+
+def test_proof_step_transcript_through_the_backend(lean: Path, prover: LeanProver) -> None:
+    """proof_step: a `sorry` of a definition, two tactics on its state, one on a child: Completed."""
+    root = prover.enter(env_for(lean, "def f : Nat := by sorry"), timeout=20)
+    assert root.goals[0].conclusion == "Nat" and root.handle == 0
+    r = prover.run(root, "apply Int.natAbs", 10)
+    assert r.outcome == "ok" and r.state is not None and r.state.goals[0].conclusion == "Int"
+    r = prover.run(root, "have t : Nat := 42", 10)
+    assert r.outcome == "ok" and r.state is not None and r.state.goals[0].hypotheses == ("t : Nat",)
+    done = prover.run(r.state, "exact t", 10)
+    assert done.outcome == "finished" and done.state is not None and done.state.finished
+    assert done.state.path == ("have t : Nat := 42", "exact t")
+
+
+@pytest.mark.parametrize("name, steps", [
+    ("assumption_proof", ["assumption"]),
+    ("proof_branching", ["apply And.intro", "exact h1.left", "apply h2", "exact h1.right"]),
+])
+def test_search_reaches_completed_through_the_backend(lean: Path, prover: LeanProver, name: str,
+                                                      steps: list[str]) -> None:
+    cmd = json.loads((standin.default_transcripts() / f"{name}.in").read_text().split("\n\n")[0])["cmd"]
+    root = prover.enter(env_for(lean, cmd), timeout=20)
+    result = Search(prover, Scripted(steps), SearchContext(), SearchBudget(seconds=30, tactic_timeout=5)).run(root)
+    assert result.status == "proved" and result.script == tuple(steps), result
+
+
+def test_a_killed_repl_is_restarted_and_the_state_rebuilt(lean: Path, prover: LeanProver) -> None:
+    """The REPL dies between two steps: the next step starts a new one, runs the file and replays the path (all
+    recorded requests, in the recorded order) and goes on."""
+    cmd = "theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r := by sorry"
+    root = prover.enter(env_for(lean, cmd), timeout=20)
+    first = prover.run(root, "apply And.intro", 10)
+    assert first.state is not None
+    for pid in prover.pids():
+        psutil.Process(pid).send_signal(signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(p) for p in prover.pids() if psutil.pid_exists(p)], timeout=5)
+    second = prover.run(first.state, "exact h1.left", 20)
+    assert second.outcome == "ok", second
+    assert second.state is not None and second.state.goals[0].conclusion == "r"
+
+
+def test_an_unknown_tactic_is_a_failure_not_a_crash(lean: Path, prover: LeanProver) -> None:
+    root = prover.enter(env_for(lean, "def f : Nat := by sorry"), timeout=20)
+    r = prover.run(root, "no_such_tactic", 10)
+    assert r.outcome == "failed" and r.message
+
+
+def test_cli_prove_on_a_lean_file_runs_and_reports(lean: Path, tmp_path: Path) -> None:
+    """`auto-prove prove` on a `.lean` file with a (stand-in) toolchain: the sorry is found through the REPL and
+    searched; the stand-in cannot answer the search's own tactics, so no proof is claimed, and none is written."""
+    f = lean / "Main.lean"
+    source = "theorem aa (x : Nat) (h1 : x  = 2) : x = 2 := by sorry"
+    f.write_text(source)
+    env, _ = cli_env({"AUTOPROVE_LAKE": os.environ["AUTOPROVE_LAKE"],
+                      "AUTOPROVE_LEAN_REPL": os.environ["AUTOPROVE_LEAN_REPL"]})
+    out = tmp_path / "r.json"
+    run = subprocess.run([sys.executable, "-m", "sidecar", "prove", str(f), "--budget", "5", "--json", str(out)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    goals = json.loads(out.read_text())["goals"]
+    assert [(g["line"], g["name"], g["kind"]) for g in goals] == [(1, "aa", "sorry")]
+    assert goals[0]["status"] in ("exhausted", "timeout") and goals[0]["proof"] is None
+    assert f.read_text() == source
+
+
+def test_language_server_searches_a_lean_document(lean: Path) -> None:
+    """A `.lean` document opened in `auto-prove lsp` with a (stand-in) toolchain: its sorry gets the status
+    diagnostics, found through the REPL, and the search ends without claiming a proof."""
+    f = lean / "Main.lean"
+    source = "theorem aa (x : Nat) (h1 : x  = 2) : x = 2 := by sorry"
+    f.write_text(source)
+    env, _ = cli_env({"AUTOPROVE_LAKE": os.environ["AUTOPROVE_LAKE"],
+                      "AUTOPROVE_LEAN_REPL": os.environ["AUTOPROVE_LEAN_REPL"]})
+    srv = RawLsp(env, cwd=lean, stdout=subprocess.PIPE)
+    codes: list[str] = []
+    try:
+        srv.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "capabilities": {}, "rootUri": lean.as_uri(), "processId": None,
+            "initializationOptions": {"autoProve": {"budgetSeconds": 5}}}})
+        srv.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        srv.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": f.as_uri(), "languageId": "lean4", "version": 1, "text": source}}})
+        while not codes or codes[-1] not in ("exhausted", "timeout", "proved", "error"):
+            msg = srv.read()
+            if msg.get("method") == "textDocument/publishDiagnostics" and msg["params"]["uri"] == f.as_uri():
+                ours = [d for d in msg["params"]["diagnostics"] if d.get("source") == "auto-prove"]
+                if ours:
+                    assert ours[0]["range"]["start"] == {"line": 0, "character": 49}
+                    codes.append(ours[0]["code"])
+        srv.shutdown()
+    finally:
+        srv.kill()
+    assert codes[0] == "queued" and codes[-1] in ("exhausted", "timeout"), codes
