@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .coq_source import blank_comments_and_strings, kill_running_coqc
 from .errors import AutoProveError, SourceError
-from .goals import Goal, find_lean_goals
+from .goals import FileGoals, Goal, find_lean_goals
 from .ledger import Ledger
 from .scheduler import GoalOutcome, ProveOptions, Scheduler, Ticket
 from .verify import find_and_prime
@@ -274,7 +274,10 @@ class LiveWorkspace:
             t0 = time.monotonic()
             data = text.encode("utf-8")
             if doc.backend == "lean":
-                fg = find_lean_goals(doc.path, source=data, prover=self._lean_finder())
+                if prescan_placeholders(text, "lean"):
+                    fg = find_lean_goals(doc.path, source=data, prover=self._lean_finder())
+                else:  # no `sorry` outside comments and strings: no goal, and no reason to run the file in Lean
+                    fg = FileGoals(doc.path, ())
             elif doc.backend == "coq":
                 if not doc.goals:  # a file not searched yet: an idle prover loads its imports while Coq finds goals
                     self.scheduler.warm(doc.path, data)

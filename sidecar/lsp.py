@@ -30,7 +30,7 @@ from . import __version__
 from .endpoint import Endpoint
 from .live import Document, LiveWorkspace, TrackedGoal
 from .scheduler import ProveOptions
-from .workspace import collect_files
+from .workspace import SUFFIXES, collect_files
 
 __all__ = ["AutoProveServer", "main", "SOURCE", "QUICK_FIX_TITLE", "STATUS_METHOD"]
 
@@ -302,6 +302,13 @@ class AutoProveServer(LanguageServer):
 
     # -- watching the workspace -------------------------------------------------------------------------------
 
+    def workspace_backends(self) -> list[str]:
+        """Backends whose files are searched when not open: Coq always, Lean when a toolchain is found (each Lean
+        file with a `sorry` is run in the REPL to find its goals; without a toolchain that cannot happen)."""
+        from .toolchains import missing_toolchain
+
+        return ["coq"] + (["lean"] if missing_toolchain("lean") is None else [])
+
     def watch(self, root: Path) -> None:
         """Goals of the project's other files, kept current by watching them (watchfiles)."""
         try:
@@ -310,11 +317,13 @@ class AutoProveServer(LanguageServer):
             log.warning("watchfiles is not installed: files that are not open are not watched")
             return
 
+        suffixes = tuple(s for s, b in SUFFIXES.items() if b in self.workspace_backends())
+
         def run() -> None:
             try:
                 for changes in watchfiles.watch(root, stop_event=self._watch_stop, yield_on_timeout=False,
-                                                watch_filter=lambda change, p: p.endswith(".v") and
-                                                "/.auto-prove/" not in p):
+                                                watch_filter=lambda change, p: p.endswith(suffixes) and
+                                                "/.auto-prove/" not in p and "/.lake/" not in p):
                     if self.live is None:
                         return
                     for _, p in changes:
@@ -353,7 +362,8 @@ def build_server() -> AutoProveServer:
 
             def scan() -> None:
                 try:
-                    files = collect_files([root], "coq")[:MAX_WORKSPACE_FILES]
+                    files = [f for b in ls.workspace_backends() for f in collect_files([root], b)]
+                    files = files[:MAX_WORKSPACE_FILES]
                 except Exception as e:
                     log.warning("cannot list %s: %s", root, e)
                     return

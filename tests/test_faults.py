@@ -311,6 +311,17 @@ def test_lean_without_a_toolchain(project, cli, backend: str) -> None:  # type: 
     assert not (proj / ".auto-prove").exists()
 
 
+@pytest.mark.skipif(shutil.which("lake") is not None or shutil.which("lean") is not None,
+                    reason="a Lean toolchain is installed")
+def test_lean_bank_without_a_toolchain(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What `lake exe auto_prove_bank` runs, on a machine without Lean: one line, exit code 2, nothing written."""
+    out = tmp_path / "bank.json"
+    run = cli("bank", "--backend", "lean", "--limit", "1", "--json", out)
+    assert run.returncode == 2, run
+    assert "Lean" in _one_error_line(run) and "toolchain" in run.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("cpu", ["0", "1.5", "-0.5"])
 def test_cpu_out_of_range(project, cli, cpu: str) -> None:  # type: ignore[no-untyped-def]
     proj = project("faults/good")

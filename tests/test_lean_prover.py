@@ -13,14 +13,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import psutil
 import pytest
 
 from conftest import RawLsp, cli_env
 from lean_standin import repl as standin
+from sidecar.endpoint import read_endpoint
 from sidecar.errors import ProverUnavailable
 from sidecar.provers.base import Environment, ProofState
 from sidecar.provers.lean import LeanProver, find_toolchain
@@ -174,3 +178,47 @@ def test_language_server_searches_a_lean_document(lean: Path) -> None:
     finally:
         srv.kill()
     assert codes[0] == "queued" and codes[-1] in ("exhausted", "timeout"), codes
+
+
+def test_language_server_finds_the_sorries_of_lean_files_that_are_not_open(lean: Path, tmp_path: Path) -> None:
+    """With a (stand-in) toolchain the workspace's Lean files are searched too: a file with a `sorry` is run in the
+    REPL and its goal tracked (seen through the HTTP endpoint); a file without one is never run; nothing under
+    `.lake/` (dependencies such as Mathlib) is looked at."""
+    other = lean / "Other.lean"
+    other.write_text("theorem aa (x : Nat) (h1 : x  = 2) : x = 2 := by sorry")
+    clean = lean / "Clean.lean"
+    clean.write_text("-- a comment that says sorry\ntheorem bb : True := trivial\n")
+    dep = lean / ".lake" / "packages" / "dep" / "Dep.lean"
+    dep.parent.mkdir(parents=True)
+    dep.write_text("theorem cc (x : Nat) (h1 : x  = 2) : x = 2 := by sorry")
+    log = tmp_path / "standin.jsonl"
+    env, _ = cli_env({"AUTOPROVE_LAKE": os.environ["AUTOPROVE_LAKE"],
+                      "AUTOPROVE_LEAN_REPL": os.environ["AUTOPROVE_LEAN_REPL"], standin.LOG_VAR: str(log)})
+    srv = RawLsp(env, cwd=lean)
+    try:
+        srv.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "capabilities": {}, "rootUri": lean.as_uri(), "processId": None,
+            "initializationOptions": {"autoProve": {"budgetSeconds": 5}}}})
+        srv.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        deadline = time.monotonic() + 45
+        goals: dict[str, list[Any]] = {}
+        while time.monotonic() < deadline:
+            ep = read_endpoint(lean)
+            if ep is not None:
+                for f in (other, clean, dep):
+                    req = urllib.request.Request(ep["url"] + "/v1/sorries?file=" + urllib.parse.quote(str(f)),
+                                                 headers={"Authorization": "Bearer " + ep["token"]})
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        goals[f.name] = json.loads(r.read())["goals"]
+                if goals["Other.lean"] and goals["Other.lean"][0]["status"] in ("exhausted", "timeout"):
+                    break
+            time.sleep(0.3)
+        srv.shutdown()
+    finally:
+        srv.kill()
+    assert [(g["line"], g["name"]) for g in goals["Other.lean"]] == [(1, "aa")], goals
+    assert goals["Other.lean"][0]["status"] in ("exhausted", "timeout")
+    assert goals["Clean.lean"] == [] and goals["Dep.lean"] == []
+    commands = [json.dumps(e) for e in map(json.loads, log.read_text().splitlines())]
+    assert any("theorem aa" in c for c in commands) and not any("theorem bb" in c or "theorem cc" in c
+                                                                  for c in commands)
