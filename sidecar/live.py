@@ -418,11 +418,19 @@ class LiveWorkspace:
     def sorries(self, file: Path) -> list[dict[str, object]]:
         """The goals known in `file`, for `#sorries`: place, lemma, status and the verified proof."""
         with self._lock:
-            doc = self.docs.get(Path(file))
+            doc = self._doc_at(Path(file))
             goals = list(doc.goals) if doc is not None else []
         return [{"line": tg.goal.line, "column": tg.goal.column, "name": tg.goal.lemma, "kind": tg.goal.kind,
                  "status": tg.out.status, "message": tg.out.message,
                  "proof": tg.out.replacement if tg.out.verified else None} for tg in goals]
+
+    def _doc_at(self, file: Path) -> Document | None:
+        """The document of `file`, also when one side names it through a symlink (the Lean package resolves
+        paths, an editor may not). Called with the lock held."""
+        doc = self.docs.get(file)
+        if doc is None:
+            doc = next((d for p, d in self.docs.items() if _same_file(p, file)), None)
+        return doc
 
     def suggest(self, backend: str, file: Path, line: int, column: int, goal: str) -> list["Suggestion"]:
         """Tactic scripts for a goal an editor-side tactic stands at: a proof this workspace verified for a goal
@@ -448,7 +456,7 @@ class LiveWorkspace:
             o = tg.out
             if not (o.verified and o.script and tg.goal.backend == backend):
                 continue
-            here = tg.goal.file == Path(file) and tg.goal.line == line
+            here = _same_file(tg.goal.file, Path(file)) and tg.goal.line == line
             if here or " ".join(o.root_goal.split()) == want:
                 out.append(Suggestion(("\n" if backend == "lean" else " ").join(o.script), "verified"))
         state = ProofState((), (view,), 0, False, 0)
@@ -495,3 +503,13 @@ def _imports_mathlib(file: Path) -> bool:
     except OSError:
         return False
     return bool(re.search(r"^import\s+Mathlib\b", head, re.M))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, possibly named through different symlinks."""
+    if a == b:
+        return True
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

@@ -35,6 +35,7 @@ from .goals import Goal
 __all__ = [
     "Edit",
     "render_replacement",
+    "lean_script_of",
     "plan_edits",
     "apply_patches",
     "write_file_atomically",
@@ -146,6 +147,18 @@ def render_lean_replacement(goal: Goal, tactics: Sequence[str], *, source: bytes
     if term is None:
         term = sorry_in_term_position(goal, source)
     return f"(by {body})" if term else f"({body})"
+
+
+def lean_script_of(replacement: str) -> list[str] | None:
+    """The tactic script inside a replacement `render_lean_replacement` made (`(t1; t2)` or `(by t1; t2)`), as one
+    `;`-joined step; None for any other text."""
+    r = replacement.strip()
+    if not (r.startswith("(") and r.endswith(")")):
+        return None
+    body = r[1:-1].strip()
+    if body.startswith("by ") or body.startswith("by\n"):
+        body = body[2:].strip()
+    return [body] if body else None
 
 
 def header_block(source: bytes, headers: Sequence[str]) -> bytes:

@@ -385,21 +385,15 @@ class Scheduler:
         from .patch import render_replacement
         from .strategies.coq import foreign_names
 
-        if self._from_ledger(goal, out, source):
+        if self._from_ledger(goal, out, source, provers):
             return
         out.status = "searching"
         self._emit("started", out)
         t0 = time.monotonic()
-        prover = provers.get(goal.backend)
-        if prover is None:
-            prover = open_prover(goal.backend)
-            with self._lock:
-                provers[goal.backend] = prover
-                closing = self._closing
-            if closing:
-                prover.close()
-                out.status = "queued"
-                return
+        prover = self._prover_for(goal.backend, provers)
+        if prover is None:  # the scheduler is closing
+            out.status = "queued"
+            return
         if cancel.is_set():
             out.status = "queued"
             return
@@ -568,7 +562,21 @@ class Scheduler:
 
     # -- ledger ----------------------------------------------------------------------------------------------
 
-    def _from_ledger(self, goal: Goal, out: GoalOutcome, source: bytes | None = None) -> bool:
+    def _prover_for(self, backend: str, provers: dict[str, Prover]) -> Prover | None:
+        """This worker's prover for `backend`, started on first use; None when the scheduler is closing."""
+        prover = provers.get(backend)
+        if prover is None:
+            prover = open_prover(backend)
+            with self._lock:
+                provers[backend] = prover
+                closing = self._closing
+            if closing:
+                prover.close()
+                return None
+        return prover
+
+    def _from_ledger(self, goal: Goal, out: GoalOutcome, source: bytes | None = None,
+                     provers: dict[str, Prover] | None = None) -> bool:
         """Reuse a proved (re-verified) or exhausted-at-this-budget result from an earlier run."""
         if self.ledger is None or not self.options.resume:
             return False
@@ -584,17 +592,12 @@ class Scheduler:
             if header and not set(header.split("\n")) <= set(self._headers(goal)):
                 return False  # found with imports this run does not allow
             if rec.file_digest != goal.file_digest:  # the file changed: the stored proof must verify again
-                if goal.backend != "coq":
-                    return False  # (Lean: the ledger keeps the replacement, not the script; search again)
-                from . import verify as verifier
-
-                verdict = verifier.verify(goal, rec.proof, timeout=self.options.verify_timeout, original=source,
-                                          header=header.split("\n") if header else "")
-                if not verdict.ok:
+                proof = self._reverify_stored(goal, rec.proof, header, source, provers if provers is not None else {})
+                if proof is None:
                     return False
                 # checked against the file as it is now: record that, so the next run does not check again
-                self._ledger_call(self.ledger.upsert_goal, replace(rec, file=str(goal.file), line=goal.line,
-                                                                   file_digest=goal.file_digest))
+                rec = replace(rec, file=str(goal.file), line=goal.line, file_digest=goal.file_digest, proof=proof)
+                self._ledger_call(self.ledger.upsert_goal, rec)
             out.status, out.replacement, out.verified, out.header = "proved", rec.proof, True, header
             out.seconds, out.attempts, out.strategy, out.from_ledger = rec.seconds, rec.attempts, rec.strategy, True
             return True
@@ -603,6 +606,34 @@ class Scheduler:
             out.message = rec.message
             return True
         return False
+
+    def _reverify_stored(self, goal: Goal, proof: str, header: str, source: bytes | None,
+                         provers: dict[str, Prover]) -> str | None:
+        """A stored proof checked again in the file as it is now: the replacement to use, or None (search again)."""
+        if goal.backend == "coq":
+            from . import verify as verifier
+
+            verdict = verifier.verify(goal, proof, timeout=self.options.verify_timeout, original=source,
+                                      header=header.split("\n") if header else "")
+            return proof if verdict.ok else None
+        if goal.backend == "lean":
+            from .patch import lean_script_of
+            from .verify_lean import verify_lean
+
+            script = lean_script_of(proof)
+            if script is None:
+                return None
+            try:
+                prover = self._prover_for("lean", provers)
+                if prover is None:
+                    return None
+                verdict, replacement = verify_lean(goal, script, prover, original=source,  # type: ignore[arg-type]
+                                                   timeout=self.options.verify_timeout)
+            except AutoProveError as e:  # no REPL, a crash: the goal is searched (and reports that) instead
+                log.warning("%s:%s: stored proof not re-checked: %s", goal.file, goal.line, e)
+                return None
+            return replacement if verdict.ok else None
+        return None
 
     def _record_goal(self, out: GoalOutcome) -> None:
         if self.ledger is None or out.from_ledger or out.status == "queued":

@@ -224,5 +224,9 @@ def test_lake_layout_and_pinned_toolchain() -> None:
                 assert (LEAN / (mod.replace(".", "/") + ".lean")).is_file(), (src, mod)
             else:
                 assert mod in CORE_IMPORTS, (src, mod)
+    # the Lean side only talks to loopback addresses, and the sidecar's endpoint file always names one
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))["$defs"]["EndpointFile"]
+    assert schema["properties"]["url"]["pattern"] == r"^http://127\.0\.0\.1:[0-9]+$"
+    assert '"http://127.0.0.1:"' in _definition(SIDECAR_LEAN.read_text(encoding="utf-8"), "isLoopbackUrl")
     main = (LEAN / "Main.lean").read_text(encoding="utf-8")
     assert '#["bank", "--backend", "lean"]' in main and "def main (args : List String) : IO UInt32" in main

@@ -130,3 +130,31 @@ def test_a_changed_file_is_refused(goal, tmp_path: Path) -> None:  # type: ignor
     (tmp_path / "T.lean").write_text(SOURCE + "\n-- edited\n")
     v, _ = verify_lean(goal, ["simp"], ModelRepl())  # type: ignore[arg-type]
     assert not v.ok and "changed" in v.reasons[0]
+
+
+def test_a_stored_proof_is_checked_again_when_its_file_changed(goal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A proof in the ledger for a Lean goal whose file has changed since is run through `verify_lean` again (its
+    script recovered from the stored replacement) before it is reused; a proof that no longer checks is not."""
+    from sidecar.ledger import GoalRecord, Ledger
+    from sidecar.scheduler import GoalOutcome, ProveOptions, Scheduler
+
+    ledger = Ledger(tmp_path, in_memory=True)
+    sched = Scheduler(ProveOptions(budget=5), ledger)
+
+    def stored(proof: str) -> None:
+        ledger.upsert_goal(GoalRecord(key=goal.key.digest, file=str(goal.file), lemma="t", line=4, kind="sorry",
+                                      status="proved", proof=proof, budget_s=5, seconds=1.0, attempts=3,
+                                      verified=True, file_digest="0" * 64))
+
+    stored("(simp)")
+    repl = ModelRepl({"simp": ["propext"]})
+    out = GoalOutcome(goal)
+    assert sched._from_ledger(goal, out, None, {"lean": repl})  # type: ignore[dict-item]
+    assert out.status == "proved" and out.verified and out.replacement == "(simp)" and out.from_ledger
+    assert len(repl.sources) == 2 and repl.sources[1].startswith(SOURCE.replace("  sorry", "  (simp)"))
+    assert ledger.goal(goal.key.digest).file_digest == goal.file_digest  # not checked again next time
+    clear_cache()
+    stored("(bad_tactic; simp)")
+    out = GoalOutcome(goal)
+    assert not sched._from_ledger(goal, out, None, {"lean": ModelRepl()})  # type: ignore[dict-item]
+    assert out.status == "queued" and out.replacement is None

@@ -39,12 +39,14 @@ syntax (name := sorriesCmd) "#sorries" : command
 
 /-- `#auto_prove` prints the proofs the auto-prove sidecar has verified for the current file;
 `#auto_prove name` only those inside the declaration `name`. -/
-syntax (name := autoProveCmd) "#auto_prove" (ppSpace ident)? : command
+syntax (name := autoProveCmd) "#auto_prove" (ppSpace colGt ident)? : command
 
 @[command_elab autoProveCmd] def elabAutoProve : CommandElab := fun stx => do
   let goals ← currentFileGoals
   let wanted : Option String := (stx[1].getOptional?).map fun id => id.getId.toString
-  let goals := goals.filter fun g => wanted.all (· == g.name)
+  -- `#auto_prove foo` also matches a declaration the sidecar names `Ns.foo`
+  let goals := goals.filter fun g =>
+    wanted.all fun n => n == g.name || ("." ++ n).toList.isSuffixOf g.name.toList
   let proved := goals.filterMap fun g => g.proof.map fun p => (g, p)
   if proved.isEmpty then
     let scope := match wanted with

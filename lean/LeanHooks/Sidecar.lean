@@ -8,11 +8,12 @@ Everything in this file runs in `IO`:
 * finding `<project>/.auto-prove/endpoint.json` by walking up from the current file's folder
   (then from the current working directory);
 * calling the sidecar's HTTP API with `curl` (run as a subprocess, request body on its standard
-  input, so that goals of any size fit and nothing but the token ends up on the command line);
+  input, so that goals of any size fit; the command line holds the URL, the file path and the
+  token, which other users of the machine can see with `ps` while curl runs);
 * decoding the JSON replies.
 
 The tactic (`LeanHooks.Tactic`) and the commands (`LeanHooks.Commands`) are thin wrappers around
-`suggestFor`, `sorriesFor` and `locateEndpoint`. None of these functions throws: failures come
+`suggestFor`, `sorriesFor` and `locateEndpoint`. They are meant not to throw: failures come
 back as `Except.error` with a message meant for the user.
 
 Only small, long-stable parts of the core string API are used (`toList`, `push`, `isEmpty`,
@@ -106,6 +107,11 @@ def stripTrailingSlash (url : String) : String :=
   | '/' :: rest => ofChars rest.reverse
   | _ => url
 
+/-- Whether `url` is an `http://` address on this machine: the sidecar only listens on loopback, so a
+file naming anything else is stale, foreign or planted, and no goal or token is sent there. -/
+def isLoopbackUrl (url : String) : Bool :=
+  ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].any fun p => p.toList.isPrefixOf url.toList
+
 /-- Reads and decodes an endpoint file:
 `{"version": 1, "url": "http://127.0.0.1:PORT", "token": "HEX", "pid": 1234}`. -/
 def readEndpoint (path : FilePath) : IO (Except String Endpoint) := do
@@ -116,7 +122,12 @@ def readEndpoint (path : FilePath) : IO (Except String Endpoint) := do
     | .error e => return .error s!"auto_prove: {path} is not valid JSON ({e})"
     | .ok j =>
       match j.getObjValAs? String "url", j.getObjValAs? String "token" with
-      | .ok url, .ok token => return .ok { url := stripTrailingSlash url, token }
+      | .ok url, .ok token =>
+        if isLoopbackUrl url then
+          return .ok { url := stripTrailingSlash url, token }
+        else
+          return .error (s!"auto_prove: {path} names {url}, which is not an http address on this " ++
+            "machine (the sidecar only listens on 127.0.0.1); refusing to send goals there")
       | _, _ => return .error s!"auto_prove: {path} lacks the string fields \"url\" and \"token\""
 
 /-- Finds the sidecar serving `file`: walks up from the folder of `file`, then from the current
@@ -241,7 +252,7 @@ def suggest (ep : Endpoint) (file : String) (line column : Nat) (goal : String) 
     IO (Except String (Array Candidate)) := do
   let args := commonCurlArgs ep 30 ++
     #["-X", "POST", "-H", "Content-Type: application/json", "-H", "Expect:",
-      "--data-binary", "@-", ep.url ++ "/v1/suggest"]
+      "--data-binary", "@-", "--url", ep.url ++ "/v1/suggest"]
   match ← callSidecar ep args (some (suggestBody file line column goal)) with
   | .error msg => return .error msg
   | .ok j =>
@@ -286,7 +297,7 @@ def decodeGoals (j : Json) : Except String (Array GoalStatus) := do
 by curl itself (`-G --data-urlencode`). -/
 def sorries (ep : Endpoint) (file : String) : IO (Except String (Array GoalStatus)) := do
   let args := commonCurlArgs ep 10 ++
-    #["-G", "--data-urlencode", "file=" ++ file, ep.url ++ "/v1/sorries"]
+    #["-G", "--data-urlencode", "file=" ++ file, "--url", ep.url ++ "/v1/sorries"]
   match ← callSidecar ep args none with
   | .error msg => return .error msg
   | .ok j =>

@@ -27,37 +27,96 @@ trailing `--` comment cannot swallow it. -/
 def asOneTactic (script : String) : String :=
   "(" ++ joinWith "\n " (splitOnChar (trimEnd script) '\n') ++ "\n)"
 
-/-- A script must not close a goal by `sorry` or `admit` (both would "succeed"); the proof term
-is checked as well, this is only a quick first filter. Scripts ending in `?` (`exact?`,
-`apply?`) report their own suggestions instead of a script, so they are not used here. -/
+/-- Heartbeats (in thousands, as `maxHeartbeats` counts them) that one candidate may use: a looping
+candidate is cut off and the next one tried. -/
+def candidateHeartbeats : Nat := 50000
+
+/-- Words a candidate must not contain: proofs that are not proofs (`sorry`, `admit`, `native_decide`
+and `decide +native`, which rest on `Lean.ofReduceBool` and run unbounded native code), tactics that
+print their own suggestions instead of a script, ones that lift limits or run arbitrary code, and
+`auto_prove` itself. The proof term is checked as well; this is a first filter. -/
+def forbiddenWords : List String :=
+  ["sorry", "admit", "auto_prove", "native_decide", "+native", "set_option", "run_tac", "by_elab",
+   "exact?", "apply?", "rw?", "simp?", "simp_all?", "dsimp?", "aesop?", "show_term", "says", "hint",
+   "try?"]
+
+/-- Whether `script` contains none of the `forbiddenWords` (as whole words). -/
 def acceptableScript (script : String) : Bool :=
-  let flat := script.map fun c => if c == '\n' || c == '\t' then ' ' else c
-  !((splitOnChar flat ' ').any fun w => w == "sorry" || w == "admit" || w == "exact?" || w == "apply?")
+  let flat := script.map fun c =>
+    if c == '\n' || c == '\t' || c == ';' || c == '(' || c == ')' || c == '[' || c == ']' || c == ','
+    then ' ' else c
+  !((splitOnChar flat ' ').any fun w => forbiddenWords.contains w)
 
-/-- `script` indented for insertion at `column`: every line after the first starts at that
-column, so a multi-line script stays a valid tactic block where `auto_prove` stood. -/
-def indentScript (script : String) (column : Nat) : String :=
-  joinWith ("\n" ++ spaces column) (splitOnChar (trimEnd script) '\n')
+/-- Whether `pat` occurs in `cs`. -/
+def containsChars (pat : List Char) : List Char → Bool
+  | [] => pat.isEmpty
+  | l@(_ :: rest) => pat.isPrefixOf l || containsChars pat rest
 
-/-- Runs `tac` on the main goal alone. Returns `true`, keeping the new state, when it closed that
-goal with a proof free of `sorry`; otherwise restores the state saved before and returns
-`false`. Errors of the candidate are not reported (they are not the user's). -/
-def closesMainGoal (tac : Syntax) : TacticM Bool := do
+/-- Whether `sub` occurs in `s`. -/
+def containsText (s sub : String) : Bool :=
+  containsChars sub.toList s.toList
+
+/-- A line that is a complete tactic on its own: not indented, no case arm, bullet or `case`/`next`
+block, no comment. -/
+def flatLine (line : String) : Bool :=
+  match line.toList with
+  | [] => false
+  | c :: _ =>
+    !c.isWhitespace && c != '|' && c != '·' && !containsText line "--" &&
+      !("case ".toList.isPrefixOf line.toList) && !("next".toList.isPrefixOf line.toList)
+
+/-- The text that replaces `auto_prove` (which starts at `column`): one plain tactic as it is; a
+sequence of plain one-line tactics as `(t1; t2)`, as the sidecar writes proofs into files; anything
+with structure as a parenthesised block. The parentheses keep the meaning wherever `auto_prove`
+stood, also after `<;>` or `;`. -/
+def replacementText (script : String) (column : Nat) : String :=
+  let lines := (splitOnChar (trimEnd script) '\n').filter fun l => !(trimEnd l).isEmpty
+  match lines with
+  | [one] => if containsText one ";" then "(" ++ one ++ ")" else one
+  | _ =>
+    if lines.all flatLine then "(" ++ joinWith "; " lines ++ ")"
+    else "(" ++ joinWith ("\n" ++ spaces (column + 1)) lines ++ "\n" ++ spaces column ++ ")"
+
+/-- `stx` with every position replaced by `info`. A candidate is parsed on its own, so its original
+positions are offsets into the candidate's text, not into this file: anything it records (messages,
+info trees) is put at `auto_prove` instead. -/
+partial def relocate (info : SourceInfo) : Syntax → Syntax
+  | .node _ k args => .node info k (args.map (relocate info))
+  | .atom _ v => .atom info v
+  | .ident _ raw v pre => .ident info raw v pre
+  | .missing => .missing
+
+/-- Runs `tac` on the main goal alone, with a heartbeat budget of its own and an empty message log.
+Returns `true`, keeping the new state (without the candidate's own messages), when it closed that goal
+with no error logged and a proof term free of `sorry`, of `Lean.ofReduceBool` and of goals it left
+unsolved. Otherwise restores everything, info trees included, and returns `false`: a candidate's
+failure is never shown to the user, and a timeout or deep recursion only ends that candidate. -/
+def closesMainGoal (ref tac : Syntax) : TacticM Bool := do
   let saved ← saveState
+  let msgsBefore ← Core.getMessageLog
+  Core.resetMessageLog
   let goal ← getMainGoal
-  try
-    let closed ← focus do
-      Term.withoutErrToSorry <| withoutRecover <| evalTactic tac
-      return (← getUnsolvedGoals).isEmpty
-    if closed then
+  let others := (← getUnsolvedGoals).filter (· != goal)
+  let ok ← tryCatchRuntimeEx
+    (do
+      let closed ← withCurrHeartbeats <|
+        withTheReader Core.Context (fun ctx => { ctx with maxHeartbeats := candidateHeartbeats * 1000 }) <|
+          focus do
+            Term.withoutErrToSorry <| withoutRecover <| evalTactic (relocate (SourceInfo.fromRef ref) tac)
+            return (← getUnsolvedGoals).isEmpty
+      if !closed || (← Core.getMessageLog).hasErrors then
+        return false
       let proof ← instantiateMVars (mkMVar goal)
-      if !proof.hasSorry then
-        return true
-    saved.restore
-    return false
-  catch _ =>
-    saved.restore
-    return false
+      if proof.hasSorry || proof.getUsedConstants.any (· == ``Lean.ofReduceBool) then
+        return false
+      -- goals the candidate dropped unsolved leave metavariables behind
+      return (← getMVars proof).all others.contains)
+    (fun _ => pure false)
+  if ok then
+    Core.setMessageLog msgsBefore
+  else
+    saved.restore (restoreInfo := true)
+  return ok
 
 /-- `auto_prove`: asks the auto-prove sidecar for proofs of the main goal and keeps the first
 one that Lean accepts here, offering it as a "Try this:" replacement. -/
@@ -84,8 +143,8 @@ syntax (name := autoProveTactic) "auto_prove" : tactic
     | .error _ => continue
     | .ok tac =>
       tried := tried + 1
-      if (← closesMainGoal tac) then
-        let text := indentScript cand.tactic position.column
+      if (← closesMainGoal stx tac) then
+        let text := replacementText cand.tactic position.column
         Lean.Meta.Tactic.TryThis.addSuggestion stx
           { suggestion := Lean.Meta.Tactic.TryThis.SuggestionText.string text }
         return
