@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO ?= bank/demo
 BUDGET ?= 60
 
-.PHONY: setup setup-coq setup-python run test bench-bank bench-stdlib bench-engine
+.PHONY: setup setup-coq setup-python setup-editor run test bench-bank bench-stdlib bench-engine bench-editor
 
 setup: setup-coq setup-python
 
@@ -25,8 +25,12 @@ setup-python:
 run: setup
 	auto-prove prove $(DEMO) --budget $(BUDGET) --json bank/results/demo.json
 
-test: setup
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+# the editor end-to-end test's tools (chromium, Node 24, code-server) under ~/.cache/auto-prove-tools
+setup-editor:
+	@./.ci/editor-tools >/dev/null
+
+test: setup setup-editor
+	AUTOPROVE_E2E_REQUIRED=1 $(PYTHON) -m pytest -q -p no:cacheprovider
 
 bench-bank: setup
 	auto-prove bank --profile 0
@@ -36,3 +40,6 @@ bench-stdlib: setup
 
 bench-engine: setup
 	$(PYTHON) benchmarks/engine_overhead.py
+
+bench-editor: setup setup-editor
+	$(PYTHON) benchmarks/editor_e2e.py

@@ -108,7 +108,7 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
         console.print(f"[red]problem:[/] {p}")
     wall = time.monotonic() - t0
     cpu_frac = (tree_cpu_seconds() - cpu0) / max(wall, 1e-6) / (os.cpu_count() or 1)
-    doc = summarize(run, outcomes, meta, wall, cpu_frac)
+    doc = summarize(run, outcomes, meta, wall, cpu_frac, problems={p.file.stem: str(p) for p in problems})
     _print(console, doc, outcomes)
     path = json_out or RESULTS_DIR / f"{run.backend}-p{run.profile}-{_dt.datetime.now():%Y%m%d-%H%M%S}.json"
     write_json(path, doc)
@@ -117,8 +117,9 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
 
 
 def summarize(run: BankRun, outcomes: list[GoalOutcome], meta: dict[str, tuple[str, str, tuple[str, ...]]],
-              wall: float, cpu_frac: float) -> dict[str, object]:
-    """The bank results document (same per-goal rows as `prove --json`, plus the figures)."""
+              wall: float, cpu_frac: float, problems: dict[str, str] | None = None) -> dict[str, object]:
+    """The bank results document (same per-goal rows as `prove --json`, plus the figures). A lemma whose file
+    yielded no goal (it did not load: `problems` says why) counts as unsolved, with status "error"."""
     rows = []
     by_diff: dict[str, Counter[str]] = defaultdict(Counter)
     by_strategy: Counter[str] = Counter()
@@ -134,7 +135,14 @@ def summarize(run: BankRun, outcomes: list[GoalOutcome], meta: dict[str, tuple[s
         if ok:
             by_strategy[o.strategy or "?"] += 1
         attempts_by_strategy.update(o.strategies)
-    total = len(outcomes)
+    seen = {o.goal.file.stem for o in outcomes}
+    for stem, (name, diff, tags) in meta.items():
+        if stem not in seen:
+            why = (problems or {}).get(stem, "the lemma's file yielded no goal")
+            rows.append({"name": name, "difficulty": diff, "tags": list(tags), "file": stem + SUFFIX[run.backend],
+                         "status": "error", "verified": False, "proof": None, "message": why})
+            by_diff[diff]["total"] += 1
+    total = len(rows)
     solved = sum(1 for o in outcomes if o.status == "proved" and o.verified)
     return {
         "backend": run.backend, "profile": run.profile, "budget_s": run.budget, "cpu_target": run.cpu,

@@ -215,6 +215,9 @@ def lsp(verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stde
     """Run the language server on stdio (for editors: diagnostics, hovers and quick fixes on open goals)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="auto-prove %(levelname)s %(name)s: %(message)s")
+    # an editor cancelling a request that was answered already is routine, not worth a warning in its log
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(
+        lambda r: not r.getMessage().startswith("Cancel notification for unknown message id"))
     try:
         from .lsp import main as lsp_main
     except ImportError as e:  # pygls/lsprotocol are the `lsp` extra

@@ -285,7 +285,7 @@ class AutoProveServer(LanguageServer):
 
         cpu = number("cpuTarget", 0.05, 1.0)
         budget = number("budgetSeconds", 1.0, 86400.0)
-        provers = number("maxProvers", 1, 64)
+        provers = number("maxProvers", 0, 64)  # 0: as many as the CPU target allows
         if cpu is not None:
             kw["cpu"] = cpu
         if budget is not None:

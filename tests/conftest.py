@@ -253,3 +253,11 @@ class RawLsp:
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """Each phase's report on the test item (`item.rep_call`), so fixtures can keep artifacts of failed tests."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

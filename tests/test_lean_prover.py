@@ -222,3 +222,20 @@ def test_language_server_finds_the_sorries_of_lean_files_that_are_not_open(lean:
     commands = [json.dumps(e) for e in map(json.loads, log.read_text().splitlines())]
     assert any("theorem aa" in c for c in commands) and not any("theorem bb" in c or "theorem cc" in c
                                                                   for c in commands)
+
+
+def test_cli_bank_on_lean_runs_and_counts_every_lemma(lean: Path, tmp_path: Path) -> None:
+    """`auto-prove bank --backend lean` (what `lake exe auto_prove_bank` runs) with a (stand-in) toolchain: the
+    bank's Lean files are run in the REPL; the stand-in has no recording for them and refuses each, and every
+    such lemma still counts, unsolved with the reason, instead of vanishing from the solve rate."""
+    out = tmp_path / "bank.json"
+    env, _ = cli_env({"AUTOPROVE_LAKE": os.environ["AUTOPROVE_LAKE"],
+                      "AUTOPROVE_LEAN_REPL": os.environ["AUTOPROVE_LEAN_REPL"]})
+    run = subprocess.run([sys.executable, "-m", "sidecar", "bank", "--backend", "lean", "--limit", "1",
+                          "--budget", "5", "--json", str(out)], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(out.read_text())
+    assert (doc["backend"], doc["total"], doc["solved"]) == ("lean", 3, 0)
+    assert all(g["status"] == "error" and "refused" in g["message"] for g in doc["goals"])
+    assert "solved 0/3" in run.stdout

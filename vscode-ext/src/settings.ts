@@ -1,0 +1,45 @@
+// The extension's settings as the sidecar reads them (`initializationOptions` and
+// `workspace/didChangeConfiguration`, under `autoProve`). Pure logic, tested in src/test/settings.test.ts.
+
+export interface ServerSettings {
+  enabled: boolean;
+  cpuTarget: number;
+  budgetSeconds: number;
+  /** 0: as many provers as the CPU target allows. */
+  maxProvers: number;
+}
+
+export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0 };
+
+/** Settings that change how the sidecar is started: changing one restarts it. */
+export const RESTART_KEYS = ["serverPath", "python"] as const;
+
+/** Settings the running sidecar takes without a restart. */
+export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers"] as const;
+
+function finite(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+/**
+ * The settings to send, from a reader of the `autoProve` section. Values out of range are brought into range
+ * (cpuTarget to 0.1–1, maxProvers to 0–64, budgetSeconds at least 1); values of the wrong type fall back to
+ * the defaults, so the sidecar always receives something it accepts.
+ */
+export function serverSettings(get: (key: string) => unknown): ServerSettings {
+  const enabled = get("enabled");
+  const cpu = get("cpuTarget");
+  const budget = get("budgetSeconds");
+  const provers = get("maxProvers");
+  return {
+    enabled: typeof enabled === "boolean" ? enabled : DEFAULTS.enabled,
+    cpuTarget: finite(cpu) ? Math.min(1, Math.max(0.1, cpu)) : DEFAULTS.cpuTarget,
+    budgetSeconds: finite(budget) ? Math.max(1, budget) : DEFAULTS.budgetSeconds,
+    maxProvers: finite(provers) ? Math.min(64, Math.max(0, Math.round(provers))) : DEFAULTS.maxProvers,
+  };
+}
+
+/** The payload of `workspace/didChangeConfiguration` (and of `initializationOptions`). */
+export function configurationPayload(s: ServerSettings): { autoProve: ServerSettings } {
+  return { autoProve: s };
+}

@@ -1,0 +1,50 @@
+// The status bar text from the sidecar's `autoProve/status` notification. Pure logic, tested in
+// src/test/status.test.ts.
+
+export interface SidecarStatus {
+  queued?: number;
+  running?: number;
+  proved?: number;
+  exhausted?: number;
+  errors?: number;
+  total?: number;
+  /** Fraction of the machine the sidecar's process tree used recently (0–1). */
+  cpu?: number;
+  paused?: boolean;
+  enabled?: boolean;
+  cpuTarget?: number;
+  budgetSeconds?: number;
+}
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+}
+
+function n(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
+
+/** E.g. `auto-prove: 3 searching · 2 found · 48%`; `auto-prove: paused · 2 found` when paused or disabled. */
+export function statusView(s: SidecarStatus): StatusView {
+  const found = `${n(s.proved)} found`;
+  const cpu = `${Math.round(100 * n(s.cpu))}%`;
+  let text: string;
+  if (s.enabled === false) {
+    text = `auto-prove: off · ${found}`;
+  } else if (s.paused) {
+    text = `auto-prove: paused · ${found}`;
+  } else {
+    text = `auto-prove: ${n(s.running)} searching · ${found} · ${cpu}`;
+  }
+  const tooltip = [
+    `${n(s.total)} goals: ${n(s.proved)} proved (verified), ${n(s.running)} searching, ${n(s.queued)} queued, ` +
+      `${n(s.exhausted)} not found within budget, ${n(s.errors)} errors`,
+    `CPU ${cpu} of the machine (target ${Math.round(100 * n(s.cpuTarget ?? 0.5))}%)` +
+      (s.budgetSeconds !== undefined ? `, ${n(s.budgetSeconds)} s per goal` : ""),
+    "Click for pause / resume / restart / log",
+  ].join("\n");
+  return { text, tooltip };
+}
+
+export const STARTING: StatusView = { text: "auto-prove: starting…", tooltip: "The sidecar is starting" };

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { configurationPayload, DEFAULTS, serverSettings } from "../settings";
+
+function reader(values: Record<string, unknown>): (key: string) => unknown {
+  return (key) => values[key];
+}
+
+test("settings pass through under autoProve", () => {
+  const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2 }));
+  assert.deepEqual(configurationPayload(s),
+    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2 } });
+});
+
+test("missing or mistyped values fall back to the defaults", () => {
+  assert.deepEqual(serverSettings(reader({})), DEFAULTS);
+  assert.deepEqual(serverSettings(reader({ enabled: "yes", cpuTarget: "half", budgetSeconds: null, maxProvers: NaN })),
+    DEFAULTS);
+});
+
+test("values out of range are brought into the range the sidecar accepts", () => {
+  const s = serverSettings(reader({ cpuTarget: 3, budgetSeconds: 0, maxProvers: 1000 }));
+  assert.deepEqual([s.cpuTarget, s.budgetSeconds, s.maxProvers], [1, 1, 64]);
+  const t = serverSettings(reader({ cpuTarget: 0, maxProvers: -2.6 }));
+  assert.deepEqual([t.cpuTarget, t.maxProvers], [0.1, 0]);
+  assert.equal(serverSettings(reader({ maxProvers: 2.4 })).maxProvers, 2);
+});

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { statusView } from "../status";
+
+test("running: searching, found and CPU", () => {
+  const v = statusView({ queued: 4, running: 3, proved: 2, exhausted: 1, errors: 0, total: 10, cpu: 0.476,
+    paused: false, enabled: true, cpuTarget: 0.5, budgetSeconds: 60 });
+  assert.equal(v.text, "auto-prove: 3 searching · 2 found · 48%");
+  assert.match(v.tooltip, /10 goals: 2 proved \(verified\), 3 searching, 4 queued, 1 not found within budget/);
+  assert.match(v.tooltip, /target 50%\), 60 s per goal/);
+});
+
+test("paused and disabled say so", () => {
+  assert.equal(statusView({ proved: 2, paused: true, enabled: true }).text, "auto-prove: paused · 2 found");
+  assert.equal(statusView({ proved: 0, paused: true, enabled: false }).text, "auto-prove: off · 0 found");
+});
+
+test("a partial or odd notification still renders", () => {
+  assert.equal(statusView({}).text, "auto-prove: 0 searching · 0 found · 0%");
+  assert.equal(statusView({ running: Number.NaN, cpu: undefined }).text, "auto-prove: 0 searching · 0 found · 0%");
+});
