@@ -40,27 +40,19 @@ def one_run(vsix: Path, root: Path) -> tuple[float, float]:
     (project / "_CoqProject").write_text("-R . Demo\n")
     for name, text in FILES.items():
         (project / name).write_text(text)
-    editor = eh.Editor(project, root / "editor", eh.sidecar_settings())
-    editor.home.mkdir()
-    editor.install(vsix)
-    url = editor.start()
     times = []
-    try:
-        with eh.browser() as b:
-            page, steps = eh.open_workbench(b, url, root / "screens")
-            for i, (name, text) in enumerate(FILES.items(), 1):
-                t0 = eh.open_file(page, steps, name)
-                if i == 1:  # then the gesture; later files: the gesture until the fix is there
-                    eh.wait_status(page, steps, "1 found", timeout=180)
-                item = eh.offer_quick_fix(page, steps, timeout=180)
-                times.append(time.monotonic() - t0)
-                eh.apply_and_save(page, steps, item, project / name, text)
-                r = subprocess.run(["coqc", "-R", ".", "Demo", name], cwd=project, capture_output=True, text=True,
-                                   timeout=120)
-                if r.returncode != 0:
-                    raise RuntimeError(f"the saved proof of {name} does not compile: {r.stderr}")
-    finally:
-        editor.stop()
+    with eh.editor_page(vsix, project, root / "editor", eh.sidecar_settings(), root / "screens") as (_, page, steps):
+        for i, (name, text) in enumerate(FILES.items(), 1):
+            t0 = eh.open_file(page, steps, name)
+            if i == 1:  # then the gesture; later files: the gesture until the fix is there
+                eh.wait_status(page, steps, "1 found", timeout=180)
+            item = eh.offer_quick_fix(page, steps, timeout=180)
+            times.append(time.monotonic() - t0)
+            eh.apply_and_save(page, steps, item, project / name, text)
+            r = subprocess.run(["coqc", "-R", ".", "Demo", name], cwd=project, capture_output=True, text=True,
+                               timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError(f"the saved proof of {name} does not compile: {r.stderr}")
     return times[0], times[1]
 
 

@@ -189,6 +189,23 @@ def open_workbench(b: Any, url: str, steps_dir: Path) -> tuple[Any, Steps]:
     return page, steps
 
 
+@contextmanager
+def editor_page(vsix: Path, folder: Path, home: Path, settings: dict[str, Any],
+                steps_dir: Path) -> Iterator[tuple[Editor, Any, Steps]]:
+    """A fresh code-server for `folder` with the extension installed and `settings`, and a browser page on its
+    workbench; both are stopped afterwards."""
+    home.mkdir(parents=True, exist_ok=True)
+    editor = Editor(folder, home, settings)
+    editor.install(vsix)
+    url = editor.start()
+    try:
+        with browser() as b:
+            page, steps = open_workbench(b, url, steps_dir)
+            yield editor, page, steps
+    finally:
+        editor.stop()
+
+
 def open_file(page: Any, steps: Steps, name: str) -> float:
     """Quick Open (Ctrl+P), the file's name, Enter; waits for its editor tab. Returns when Enter was pressed
     (time.monotonic())."""

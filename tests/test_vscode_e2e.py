@@ -66,25 +66,17 @@ def steps_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
 
 def test_quick_fix_from_the_editor_writes_a_proof_that_compiles(vsix: Path, project: Path, tmp_path: Path,
                                                                steps_dir: Path) -> None:
-    editor = eh.Editor(project, tmp_path / "editor", eh.sidecar_settings())
-    editor.home.mkdir()
-    editor.install(vsix)
-    assert any(p.name.startswith("auto-prove.auto-prove") for p in (editor.home / "extensions").iterdir())
-    url = editor.start()
-    try:
-        with eh.browser() as b:
-            page, steps = eh.open_workbench(b, url, steps_dir)
-            eh.open_file(page, steps, "Easy.v")
-            # the status bar item appears and follows the sidecar
-            eh.wait_status(page, steps, "auto-prove:")
-            # auto-prove's diagnostic on the goal (Information severity)
-            page.wait_for_selector(".monaco-editor .squiggly-info", timeout=120_000)
-            steps.shot("diagnostic")
-            eh.wait_status(page, steps, "1 found")
-            item = eh.offer_quick_fix(page, steps)
-            text = eh.apply_and_save(page, steps, item, project / "Easy.v", EASY)
-    finally:
-        editor.stop()
+    with eh.editor_page(vsix, project, tmp_path / "editor", eh.sidecar_settings(), steps_dir) as (editor, page, steps):
+        assert any(p.name.startswith("auto-prove.auto-prove") for p in (editor.home / "extensions").iterdir())
+        eh.open_file(page, steps, "Easy.v")
+        # the status bar item appears and follows the sidecar
+        eh.wait_status(page, steps, "auto-prove:")
+        # auto-prove's diagnostic on the goal (Information severity)
+        page.wait_for_selector(".monaco-editor .squiggly-info", timeout=120_000)
+        steps.shot("diagnostic")
+        eh.wait_status(page, steps, "1 found")
+        item = eh.offer_quick_fix(page, steps)
+        text = eh.apply_and_save(page, steps, item, project / "Easy.v", EASY)
     assert "Admitted." not in text and "Qed." in text and text.startswith("Lemma add_zero_r")
     r = subprocess.run(["coqc", "-R", ".", "Demo", "Easy.v"], cwd=project, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -111,56 +103,42 @@ def test_status_menu_live_settings_and_a_guarded_restart(vsix: Path, project: Pa
                                                           steps_dir: Path) -> None:
     """The status bar item's menu pauses and resumes; a changed setting reaches the running sidecar (same
     process); two restarts asked at once leave exactly one sidecar."""
-    editor = eh.Editor(project, tmp_path / "editor", eh.sidecar_settings())
-    editor.home.mkdir()
-    editor.install(vsix)
-    url = editor.start()
-    try:
-        with eh.browser() as b:
-            page, steps = eh.open_workbench(b, url, steps_dir)
-            eh.open_file(page, steps, "Easy.v")
-            eh.wait_status(page, steps, "1 found")
-            first = _sidecars(editor)
-            assert len(first) == 1, first
-            # the menu of the status bar item
-            page.locator(".part.statusbar .statusbar-item", has_text="auto-prove:").first.click()
-            page.locator(".quick-input-list .monaco-list-row", has_text="Pause background search").first.click()
-            eh.wait_status(page, steps, "auto-prove: paused")
-            page.locator(".part.statusbar .statusbar-item", has_text="auto-prove:").first.click()
-            page.locator(".quick-input-list .monaco-list-row", has_text="Resume background search").first.click()
-            eh.wait_status(page, steps, "searching")
-            # a live setting: the same sidecar process turns its search off
-            settings = editor.home / "user-data" / "User" / "settings.json"
-            eh.edit_user_settings(page, steps, settings, {**json.loads(settings.read_text()), "autoProve.enabled": False})
-            eh.wait_status(page, steps, "auto-prove: off")
-            assert _sidecars(editor) == first
-            # two restarts at once: one sidecar afterwards, a new one
-            eh.run_command(page, "auto-prove: Restart sidecar")
-            eh.run_command(page, "auto-prove: Restart sidecar")
-            eh.wait_status(page, steps, "auto-prove: off")  # the new sidecar reports (still disabled)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (len(_sidecars(editor)) != 1 or _sidecars(editor) == first):
-                page.wait_for_timeout(200)
-            now = _sidecars(editor)
-            assert len(now) == 1 and now != first, (first, now, eh.extension_log(editor))
-    finally:
-        editor.stop()
+    with eh.editor_page(vsix, project, tmp_path / "editor", eh.sidecar_settings(),
+                        steps_dir) as (editor, page, steps):
+        eh.open_file(page, steps, "Easy.v")
+        eh.wait_status(page, steps, "1 found")
+        first = _sidecars(editor)
+        assert len(first) == 1, first
+        # the menu of the status bar item
+        page.locator(".part.statusbar .statusbar-item", has_text="auto-prove:").first.click()
+        page.locator(".quick-input-list .monaco-list-row", has_text="Pause background search").first.click()
+        eh.wait_status(page, steps, "auto-prove: paused")
+        page.locator(".part.statusbar .statusbar-item", has_text="auto-prove:").first.click()
+        page.locator(".quick-input-list .monaco-list-row", has_text="Resume background search").first.click()
+        eh.wait_status(page, steps, "searching")
+        # a live setting: the same sidecar process turns its search off
+        settings = editor.home / "user-data" / "User" / "settings.json"
+        eh.edit_user_settings(page, steps, settings, {**json.loads(settings.read_text()), "autoProve.enabled": False})
+        eh.wait_status(page, steps, "auto-prove: off")
+        assert _sidecars(editor) == first
+        # two restarts at once: one sidecar afterwards, a new one
+        eh.run_command(page, "auto-prove: Restart sidecar")
+        eh.run_command(page, "auto-prove: Restart sidecar")
+        eh.wait_status(page, steps, "auto-prove: off")  # the new sidecar reports (still disabled)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (len(_sidecars(editor)) != 1 or _sidecars(editor) == first):
+            page.wait_for_timeout(200)
+        now = _sidecars(editor)
+        assert len(now) == 1 and now != first, (first, now, eh.extension_log(editor))
 
 
 def test_a_wrong_server_path_says_what_to_fix(vsix: Path, project: Path, tmp_path: Path, steps_dir: Path) -> None:
-    editor = eh.Editor(project, tmp_path / "editor", {"autoProve.serverPath": "/nonexistent/auto-prove"})
-    editor.home.mkdir()
-    editor.install(vsix)
-    url = editor.start()
-    try:
-        with eh.browser() as b:
-            page, steps = eh.open_workbench(b, url, steps_dir)
-            eh.open_file(page, steps, "Easy.v")
-            eh.wait_status(page, steps, "no sidecar")
-            note = page.locator(".notifications-toasts .notification-toast", has_text="autoProve.serverPath")
-            note.first.wait_for(state="visible")
-            steps.shot("message")
-            assert "/nonexistent/auto-prove" in note.first.inner_text()
-            assert _sidecars(editor) == []
-    finally:
-        editor.stop()
+    with eh.editor_page(vsix, project, tmp_path / "editor", {"autoProve.serverPath": "/nonexistent/auto-prove"},
+                        steps_dir) as (editor, page, steps):
+        eh.open_file(page, steps, "Easy.v")
+        eh.wait_status(page, steps, "no sidecar")
+        note = page.locator(".notifications-toasts .notification-toast", has_text="autoProve.serverPath")
+        note.first.wait_for(state="visible")
+        steps.shot("message")
+        assert "/nonexistent/auto-prove" in note.first.inner_text()
+        assert _sidecars(editor) == []
