@@ -209,6 +209,7 @@ def editor_page(vsix: Path, folder: Path, home: Path, settings: dict[str, Any],
 def open_file(page: Any, steps: Steps, name: str) -> float:
     """Quick Open (Ctrl+P), the file's name, Enter; waits for its editor tab. Returns when Enter was pressed
     (time.monotonic())."""
+    page.keyboard.press("Escape")  # a menu or hover left open would take the click
     page.locator(".monaco-workbench .part.editor").click(position={"x": 200, "y": 200})
     page.keyboard.press("Control+P")
     page.wait_for_selector(".quick-input-widget input", state="visible")
@@ -238,8 +239,10 @@ def offer_quick_fix(page: Any, steps: Steps, timeout: float = 120) -> Any:
     """Puts the cursor on the next problem (F8, Escape) and opens the quick fixes (Ctrl+.) until auto-prove's is
     in the list; returns that list item."""
     deadline = time.monotonic() + timeout
-    while True:
-        page.locator(".monaco-editor .view-lines").first.click()
+    page.keyboard.press("Escape")  # a menu or hover left open would take the click
+    page.locator(".monaco-editor .view-lines").first.click()
+    while True:  # keys only from here: a click could land on a menu that is still closing
+        page.keyboard.press("Escape")
         page.keyboard.press("Control+Home")
         page.keyboard.press("F8")
         page.keyboard.press("Escape")

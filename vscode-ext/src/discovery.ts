@@ -6,7 +6,7 @@ export interface Probe {
   isExecutable(path: string): boolean;
   /** `name` looked up on PATH, as a full path, or undefined. */
   which(name: string): string | undefined;
-  /** Whether `python` runs and can import the sidecar's language server (`python -c "import sidecar.lsp"`). */
+  /** Whether `python` runs and has the sidecar's language server (the `sidecar` package with the `lsp` extra). */
   pythonHasSidecar(python: string): boolean;
 }
 

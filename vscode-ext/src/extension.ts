@@ -63,7 +63,10 @@ const fileSystemProbe: Probe = {
     return undefined;
   },
   pythonHasSidecar(python: string): boolean {
-    const r = spawnSync(python, ["-c", "import sidecar.lsp"], { timeout: 30000, stdio: "ignore" });
+    // finds the modules without importing them (0.1 s instead of the language server's 1 s import)
+    const probe = "import importlib.util as u, sys; " +
+      "sys.exit(0 if u.find_spec('sidecar.lsp') and u.find_spec('pygls') and u.find_spec('lsprotocol') else 1)";
+    const r = spawnSync(python, ["-c", probe], { timeout: 30000, stdio: "ignore" });
     return r.status === 0;
   },
 };
@@ -120,8 +123,16 @@ async function start(): Promise<void> {
       showStatus({ text: "$(warning) auto-prove: stopped", tooltip: "The sidecar stopped; see the log. Click to restart." }, true);
     }
   });
+  lc.onNotification(STATUS_NOTIFICATION, (s: SidecarStatus) => {
+    if (client === lc) {
+      lastStatus = s;
+      showStatus(statusView(s));
+    }
+  });
+  const t0 = Date.now();
   try {
     await lc.start();
+    output.appendLine(`the sidecar is running (${Date.now() - t0} ms to start and initialize)`);
   } catch (e) {
     client = undefined;
     const message = `auto-prove: the sidecar did not start (${found.command} ${found.args.join(" ")}): ${e}`;
@@ -130,10 +141,6 @@ async function start(): Promise<void> {
     void vscode.window.showErrorMessage(message, "Show Log").then((c2) => c2 && output.show(true));
     return;
   }
-  lc.onNotification(STATUS_NOTIFICATION, (s: SidecarStatus) => {
-    lastStatus = s;
-    showStatus(statusView(s));
-  });
 }
 
 async function stop(): Promise<void> {
