@@ -101,14 +101,22 @@ def _sidecars(editor: eh.Editor) -> list[int]:
 
 def test_status_menu_live_settings_and_a_guarded_restart(vsix: Path, project: Path, tmp_path: Path,
                                                           steps_dir: Path) -> None:
-    """The status bar item's menu pauses and resumes; a changed setting reaches the running sidecar (same
-    process); two restarts asked at once leave exactly one sidecar."""
+    """"Prove goal at cursor" answers; the status bar item's menu pauses and resumes; a changed setting reaches the
+    running sidecar (same process); two restarts asked at once leave exactly one sidecar."""
     with eh.editor_page(vsix, project, tmp_path / "editor", eh.sidecar_settings(),
                         steps_dir) as (editor, page, steps):
         eh.open_file(page, steps, "Easy.v")
         eh.wait_status(page, steps, "1 found")
         first = _sidecars(editor)
         assert len(first) == 1, first
+        # "Prove goal at cursor" on the goal's line answers what the sidecar knows of it
+        page.locator(".monaco-editor .view-lines").first.click()
+        page.keyboard.press("Control+End")
+        eh.run_command(page, "auto-prove: Prove goal at cursor")
+        note = page.locator(".notifications-toasts .notification-toast", has_text="add_zero_r (line 3)")
+        note.first.wait_for(state="visible")
+        assert "proof found, quick fix available" in note.first.inner_text()
+        steps.shot("prove-here")
         # the menu of the status bar item
         page.locator(".part.statusbar .statusbar-item", has_text="auto-prove:").first.click()
         page.locator(".quick-input-list .monaco-list-row", has_text="Pause background search").first.click()

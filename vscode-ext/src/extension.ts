@@ -18,7 +18,7 @@ import {
 
 import { discoverSidecar, Probe } from "./discovery";
 import { configurationPayload, LIVE_KEYS, RESTART_KEYS, serverSettings } from "./settings";
-import { SidecarStatus, STARTING, statusView } from "./status";
+import { ProveHereAnswer, proveHereMessage, SidecarStatus, STARTING, statusView } from "./status";
 
 const SECTION = "autoProve";
 const STATUS_NOTIFICATION = "autoProve/status";
@@ -181,10 +181,9 @@ async function proveGoalAtCursor(): Promise<void> {
   }
   const pos = editor.selection.active;
   const answer = (await serverCommand("autoProve.proveHere",
-    [editor.document.uri.toString(), pos.line, pos.character])) as { ok?: boolean; message?: string } | undefined;
-  if (answer !== undefined) {
-    const text = answer.message ?? (answer.ok ? "searching this goal first" : "no goal here");
-    void vscode.window.showInformationMessage(`auto-prove: ${text}`);
+    [editor.document.uri.toString(), pos.line, pos.character])) as ProveHereAnswer | undefined;
+  if (answer !== undefined && typeof answer === "object") {
+    void vscode.window.showInformationMessage(proveHereMessage(answer));
   }
 }
 

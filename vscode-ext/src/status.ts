@@ -48,3 +48,28 @@ export function statusView(s: SidecarStatus): StatusView {
 }
 
 export const STARTING: StatusView = { text: "auto-prove: starting…", tooltip: "The sidecar is starting" };
+
+/** What the sidecar's `autoProve.proveHere` answered, for a notification. */
+export interface ProveHereAnswer {
+  ok?: boolean;
+  message?: string;
+  lemma?: string;
+  line?: number;
+  status?: string;
+}
+
+/** E.g. `auto-prove: add_zero_r (line 3): proof found, quick fix available` or `…: searched next`. */
+export function proveHereMessage(a: ProveHereAnswer): string {
+  if (!a.ok) {
+    return `auto-prove: ${a.message ?? "no goal here"}`;
+  }
+  const where = `${a.lemma ?? "goal"}${a.line !== undefined ? ` (line ${a.line})` : ""}`;
+  const what: Record<string, string> = {
+    proved: "proof found, quick fix available",
+    searching: "being searched now",
+    exhausted: "no proof found within the budget",
+    timeout: "no proof found within the budget",
+    error: "the search failed (see the hover)",
+  };
+  return `auto-prove: ${where}: ${what[a.status ?? ""] ?? "searched next"}`;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { statusView } from "../status";
+import { proveHereMessage, statusView } from "../status";
 
 test("running: searching, found and CPU", () => {
   const v = statusView({ queued: 4, running: 3, proved: 2, exhausted: 1, errors: 0, total: 10, cpu: 0.476,
@@ -19,4 +19,12 @@ test("paused and disabled say so", () => {
 test("a partial or odd notification still renders", () => {
   assert.equal(statusView({}).text, "auto-prove: 0 searching · 0 found · 0%");
   assert.equal(statusView({ running: Number.NaN, cpu: undefined }).text, "auto-prove: 0 searching · 0 found · 0%");
+});
+
+test("the answer of prove-goal-at-cursor as one line", () => {
+  assert.equal(proveHereMessage({ ok: true, lemma: "add_zero_r", line: 3, status: "proved" }),
+    "auto-prove: add_zero_r (line 3): proof found, quick fix available");
+  assert.equal(proveHereMessage({ ok: true, lemma: "t", line: 9, status: "queued" }), "auto-prove: t (line 9): searched next");
+  assert.equal(proveHereMessage({ ok: false, message: "no goal there" }), "auto-prove: no goal there");
+  assert.equal(proveHereMessage({}), "auto-prove: no goal here");
 });
