@@ -380,10 +380,11 @@ class LiveWorkspace:
         if budget is not None:
             self.options = replace(self.options, budget=budget)
             self.scheduler.options = replace(self.scheduler.options, budget=budget)
-        if max_provers is not None:  # 0: no cap beyond the CPU target
-            self.options = replace(self.options, max_provers=max_provers or None)
-            self.scheduler.options = replace(self.scheduler.options, max_provers=max_provers or None)
-            self.scheduler.governor._max_workers = max_provers or None
+        if max_provers is not None:
+            cap = max_provers or None  # 0: no cap beyond the CPU target
+            self.options = replace(self.options, max_provers=cap)
+            self.scheduler.options = replace(self.scheduler.options, max_provers=cap)
+            self.scheduler.governor._max_workers = cap
         if enabled is not None and enabled != self.enabled:
             self.enabled = enabled
             (self.scheduler.resume if enabled else self.scheduler.pause)()

@@ -309,15 +309,15 @@ class AutoProveServer(LanguageServer):
 
         return ["coq"] + (["lean"] if missing_toolchain("lean") is None else [])
 
-    def watch(self, root: Path) -> None:
-        """Goals of the project's other files, kept current by watching them (watchfiles)."""
+    def watch(self, root: Path, backends: list[str]) -> None:
+        """Goals of the project's other files (of `backends`), kept current by watching them (watchfiles)."""
         try:
             import watchfiles
         except ImportError:
             log.warning("watchfiles is not installed: files that are not open are not watched")
             return
 
-        suffixes = tuple(s for s, b in SUFFIXES.items() if b in self.workspace_backends())
+        suffixes = tuple(s for s, b in SUFFIXES.items() if b in backends)
 
         def run() -> None:
             try:
@@ -360,9 +360,11 @@ def build_server() -> AutoProveServer:
             except OSError as e:
                 log.warning("no HTTP endpoint for %s: %s", root, e)
 
-            def scan() -> None:
+            def scan() -> None:  # off the event loop: looking for a Lean toolchain imports lean-interact (~0.4 s)
+                backends = ls.workspace_backends()
+                ls.watch(root, backends)
                 try:
-                    files = [f for b in ls.workspace_backends() for f in collect_files([root], b)]
+                    files = [f for b in backends for f in collect_files([root], b)]
                     files = files[:MAX_WORKSPACE_FILES]
                 except Exception as e:
                     log.warning("cannot list %s: %s", root, e)
@@ -370,7 +372,6 @@ def build_server() -> AutoProveServer:
                 if ls.live is not None:
                     ls.live.add_workspace_files([f.absolute() for f in files])
             threading.Thread(target=scan, name="workspace-scan", daemon=True).start()
-            ls.watch(root)
 
     @server.feature(T.SHUTDOWN)
     async def shutdown(ls: AutoProveServer, *args: Any) -> None:
