@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lspclient import Client  # noqa: E402
-from sidecar.governor import TREE_VAR, tagged_processes  # noqa: E402
+from sidecar.procs import TREE_VAR, process_tag, tagged_processes  # noqa: E402
 
 
 def workload(n: int = 24) -> str:
@@ -69,7 +69,7 @@ def measure(target: float, seconds: float, warmup: float) -> dict[str, float]:
             f.write_text(text)
             c.open(f, text)
             server = psutil.Process(c.proc.pid)
-            tag = f"{server.pid}-{int(server.create_time() * 1000)}"
+            tag = process_tag(server.pid)
             dead: dict[int, float] = {}
             time.sleep(warmup)
             samples = []

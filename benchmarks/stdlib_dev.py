@@ -35,7 +35,7 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
         shutil.copyfile(case, work)
         original = work.read_bytes()
         cmd = [sys.executable, "-m", "sidecar", "prove", str(work), "--write", "--budget", str(args.budget),
-               "--cpu", str(args.cpu), "--json", str(Path(tmp) / "out.json"), "--fresh"]
+               "--cpu", str(args.cpu), "--json", str(Path(tmp) / "out.json"), "--fresh", "--strict"]
         if args.hammer:
             cmd.append("--hammer")
         t0 = time.monotonic()

@@ -17,6 +17,7 @@ from rich.table import Table
 from .governor import tree_cpu_seconds
 from .ledger import Ledger
 from .report import goal_table, progress_bar, write_json
+from .procs import temp_prefix
 from .scheduler import GoalOutcome, ProveOptions, Scheduler
 
 __all__ = ["BankRun", "run_bank", "REPO_BANK", "RESULTS_DIR"]
@@ -84,7 +85,7 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
     console = console or Console()
     t0 = time.monotonic()
     cpu0 = tree_cpu_seconds()
-    with tempfile.TemporaryDirectory(prefix="auto-prove-bank-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("autoprove_bank_")) as tmp:
         folder = Path(tmp)
         meta = materialize(run, folder)
         files = sorted(folder.glob("*" + SUFFIX[run.backend]))
@@ -92,7 +93,8 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
             t1 = progress.add_task("loading bank", total=len(files), detail="")
             goals, problems = discover(files, run.backend, on_file=lambda f, fg: progress.update(t1, advance=1))
             opts = ProveOptions(budget=run.budget, cpu=run.cpu, profile=run.profile, hammer=run.hammer,
-                                tactic_timeout=run.tactic_timeout, resume=False)
+                                tactic_timeout=run.tactic_timeout, resume=False,
+                                strict=True)  # each lemma on its own: the bank's other lemmas are open too
             t2 = progress.add_task("searching", total=len(goals), detail="")
             solved = {"n": 0}
 

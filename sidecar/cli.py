@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from rich.console import Console
@@ -34,6 +35,49 @@ def _imports(extra: Optional[list[str]], no_defaults: bool) -> tuple[str, ...]:
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+
+
+def _guard() -> None:
+    """For commands that start provers: clean up after auto-prove processes that died, and make sure nothing this
+    one starts outlives it (procs.guard_tree)."""
+    from .procs import guard_tree
+
+    guard_tree()
+
+
+def _build_dependencies(progress, task, files: list[Path], cpu: float):  # type: ignore[no-untyped-def]
+    """`build.build_dependencies` of Coq `files` on the progress bar's "building dependencies" task."""
+    from .build import build_dependencies
+
+    base = progress.tasks[task].total or 0
+
+    def show(done: int, total: int, f: Optional[Path]) -> None:
+        progress.update(task, total=base + total, completed=base + done, detail=escape(f.name) if f else "")
+
+    built = build_dependencies(files, jobs=max(1, int(cpu * (os.cpu_count() or 1))), progress=show)
+    n = progress.tasks[task].fields.get("built", 0) + len(built.built)  # over the run (rebuilt after --write)
+    progress.update(task, built=n, detail=f"{n} built, {len(built.up_to_date) + len(built.in_place)} up to date"
+                    + (f", {len(built.failures)} failed" if built.failures else ""))
+    return built
+
+
+def _graceful_termination(close: Callable[[], None] | None = None) -> None:
+    """SIGTERM and SIGHUP (an editor closing, a terminal hung up) end a long-running command with its clean-up
+    (provers closed, the endpoint file removed): `close()` then exit, or without `close` the way Ctrl-C does. A second
+    signal ends it at once; its children die with it either way (procs.py)."""
+
+    def stop(signum: int, frame: object) -> None:
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+        if close is None:
+            raise SystemExit(128 + signum)
+        try:
+            close()
+        finally:  # not SystemExit: the language server's stdin reader would keep the process waiting
+            os._exit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, stop)
 
 
 def _check_backend(backend: str) -> None:
@@ -72,11 +116,14 @@ def prove(
     tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
     max_provers: Optional[int] = typer.Option(None, help="cap on provers running at once"),
     fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
+    strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open "
+                                "(Admitted/sorry) lemmas; by default they are accepted and labelled"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
     """Find every open goal in PATHS, search for proofs, verify them, report (and with --write, patch files)."""
     _setup_logging(verbose)
     _check_backend(backend)
+    from .build import search_waves
     from .ledger import Ledger
     from .report import goal_table, progress_bar, prove_json, write_json
     from .scheduler import ProveOptions, Scheduler
@@ -92,14 +139,28 @@ def prove(
         raise typer.Exit(2)
     for b in sorted({backend_for(f, backend) or backend for f in files}):
         _require_toolchain(b)
+    _guard()
     t0 = time.monotonic()
     cpu0 = tree_cpu_seconds()
     with progress_bar(console) as progress:
-        task = progress.add_task("finding goals", total=len(files), detail="")
-        goals, problems = discover(files, backend, on_file=lambda f, fg: progress.update(
+        # Coq: the project files these need (transitively) are compiled first; what cannot be built is said once
+        # and the files that need it wait
+        build_task = progress.add_task("building dependencies", total=0, detail="")
+        try:
+            built = _build_dependencies(progress, build_task, [f for f in files if backend_for(f, backend) == "coq"],
+                                        cpu)
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130)
+        for failure in built.failures:
+            err.print(f"[red]error:[/] {escape(str(failure))}")
+        searchable = [f for f in files if f not in built.blocked]
+        task = progress.add_task("finding goals", total=len(searchable), detail="")
+        goals, problems = discover(searchable, backend, needs=built.needs, on_file=lambda f, fg: progress.update(
             task, advance=1, detail=escape(f.name)))
         for p in problems:
             err.print(f"[red]error:[/] {escape(str(p))}")
+        problems += built.failures  # type: ignore[arg-type]  # counted with the others, printed above
         root = project_root(files)
         try:
             ledger = Ledger(root) if goals else None
@@ -108,7 +169,7 @@ def prove(
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
-                            resume=not fresh)
+                            resume=not fresh, strict=strict)
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}
 
@@ -120,21 +181,41 @@ def prove(
                 done["proved"] += out.status == "proved"
                 progress.update(search_task, advance=1, detail=f"{done['proved']} proved")
 
+        # with --write, a file is searched after the files it loads were written (and rebuilt), so that its proofs
+        # stand on their new text; without, all at once
+        with_goals = list(dict.fromkeys(g.file for g in goals))
+        waves = search_waves(with_goals, built.needs) if write else [with_goals]
+        outcomes, written = [], []
         try:
-            outcomes = Scheduler(opts, ledger, on_event=on_event).run(goals)
+            for wave in waves:
+                wave_goals = [g for g in goals if g.file in set(wave)]
+                if any(r.written for r in written):
+                    again = _build_dependencies(progress, build_task, wave, cpu)
+                    for failure in again.failures:
+                        err.print(f"[red]error:[/] {escape(str(failure))}")
+                    problems += again.failures  # type: ignore[arg-type]
+                    wave_goals = [g for g in wave_goals if g.file not in again.blocked]
+                wave_outcomes = Scheduler(opts, ledger, on_event=on_event).run(wave_goals) if wave_goals else []
+                outcomes += wave_outcomes
+                if write:
+                    written += write_verified(wave_outcomes)
+            place = {id(g): i for i, g in enumerate(goals)}
+            outcomes.sort(key=lambda o: place.get(id(o.goal), len(place)))  # file order again
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
             raise typer.Exit(130)
     wall = time.monotonic() - t0
     cpu_frac = (tree_cpu_seconds() - cpu0) / max(wall, 1e-6) / (os.cpu_count() or 1)
-    if write:
-        for r in write_verified(outcomes):
-            note = f" ({r.message})" if r.message else ""
-            console.print(escape(f"wrote {r.written} proof(s) to {r.file}{note}"))
+    for r in written:
+        note = f" ({r.message})" if r.message else ""
+        console.print(escape(f"wrote {r.written} proof(s) to {r.file}{note}"))
     console.print(goal_table(outcomes, root=root))
     doc = prove_json(outcomes, wall, cpu_frac)
     s = doc["summary"]
-    console.print(f"[bold]proved {s['proved']}/{s['total']}[/] in {wall:.1f} s, CPU {cpu_frac:.2f} of the machine"  # type: ignore[index]
+    console.print(f"[bold]proved {s['proved']}/{s['total'] - s['skipped']}[/]"  # type: ignore[index,operator]
+                  + (f" ({s['proved_on_open']} on open lemmas)" if s["proved_on_open"] else "")  # type: ignore[index]
+                  + (f", {s['skipped']} not a proposition (skipped)" if s["skipped"] else "")  # type: ignore[index]
+                  + f" in {wall:.1f} s, CPU {cpu_frac:.2f} of the machine"
                   + (f", {len(problems)} file problem(s)" if problems else ""))
     if json_out:
         write_json(json_out, doc)
@@ -162,6 +243,7 @@ def bank(
         err.print(f"[red]error:[/] unknown backend {backend!r} (choose coq or lean)")
         raise typer.Exit(2)
     _require_toolchain(backend)
+    _guard()
     from .bank import BankRun, run_bank
 
     try:
@@ -219,11 +301,14 @@ def lsp(verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stde
     logging.getLogger("pygls.protocol.json_rpc").addFilter(
         lambda r: not r.getMessage().startswith("Cancel notification for unknown message id"))
     try:
-        from .lsp import main as lsp_main
+        from .lsp import build_server
     except ImportError as e:  # pygls/lsprotocol are the `lsp` extra
         err.print(f"[red]error:[/] the language server needs the lsp extra: pip install 'auto-prove[lsp]' ({e})")
         raise typer.Exit(2)
-    lsp_main()
+    _guard()
+    server = build_server()
+    _graceful_termination(server.close_workspace)
+    server.start_io()
 
 
 @app.command()
@@ -248,6 +333,8 @@ def serve(
     if not root.is_dir():
         err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
         raise typer.Exit(2)
+    _guard()
+    _graceful_termination()
     live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu), root).start()
     endpoint = Endpoint(root, live).start()
     try:

@@ -24,11 +24,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from .errors import ProverUnavailable
+from .procs import spawn, temp_prefix
 
 __all__ = [
+    "Assembly",
+    "Piece",
     "guess_admitted",
     "kill_running_coqc",
     "leading_requires",
@@ -189,7 +192,7 @@ def run_coqc(
     """
     if shutil.which(COQC) is None:
         raise ProverUnavailable("coqc not found on PATH (install Coq 8.16: apt-get install coq)")
-    tmp = Path(tempfile.mkdtemp(prefix="autoprove_coqc_"))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix("autoprove_coqc_")))  # named for its owner: see procs
     try:
         src = tmp / f"{stem}.v"
         src.write_bytes(source)
@@ -203,7 +206,7 @@ def run_coqc(
         cmd += ["-o", str(tmp / f"{stem}.vo"), src.name]
         t0 = time.monotonic()
         with open(tmp / "stdout", "wb") as out_f, open(tmp / "stderr", "wb") as err_f:
-            proc = subprocess.Popen(
+            proc = spawn(  # dies with this process, whatever kills it
                 cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, start_new_session=True
             )
             with _RUNNING_LOCK:
@@ -678,3 +681,50 @@ def parse_libraries(text: str) -> frozenset[str]:
     """Library names from the output of `Print Libraries`."""
     return frozenset(line.strip() for line in text.splitlines()
                      if line.startswith(" ") and re.fullmatch(r"[A-Za-z0-9_'.]+", line.strip()))
+
+
+# --------------------------------------------------------------------------------------------------
+# assembling checked copies (the original with pieces inserted or replaced, offsets mapped back)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Bytes that replace original[start:end] (an insertion when start == end) in an `Assembly`."""
+
+    start: int  # byte range in the original
+    end: int
+    text: bytes
+    tag: str
+
+
+class Assembly:
+    """The original bytes with pieces replaced/inserted, and a map from new offsets back to the original."""
+
+    def __init__(self, original: bytes, pieces: Iterable[Piece], truncate: int | None = None) -> None:
+        out = bytearray()
+        self.segments: list[tuple[int, int, int, str | None]] = []  # (new start, new end, orig start, tag)
+        pos = 0
+        limit = len(original) if truncate is None else truncate
+        for p in sorted(pieces, key=lambda p: (p.start, p.end)):
+            if p.start > limit:
+                continue
+            assert p.start >= pos, "overlapping pieces"
+            if p.start > pos:
+                self.segments.append((len(out), len(out) + p.start - pos, pos, None))
+                out += original[pos : p.start]
+            self.segments.append((len(out), len(out) + len(p.text), p.start, p.tag))
+            out += p.text
+            pos = p.end
+        if limit > pos:
+            self.segments.append((len(out), len(out) + limit - pos, pos, None))
+            out += original[pos:limit]
+        self.source = bytes(out)
+
+    def locate(self, a: int, b: int | None = None) -> tuple[str | None, int] | None:
+        """(tag, original offset) of the new offset `a`, or of the range [a, b) if it lies wholly in one
+        segment; tag None means original bytes, and then the offset is exact."""
+        for s, e, o, tag in self.segments:
+            inside = s <= a < e if b is None or b <= a else s <= a and b <= e
+            if inside:
+                return tag, (o + a - s if tag is None else o)
+        return None

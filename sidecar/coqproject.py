@@ -14,14 +14,17 @@ folder names (`.v` files are listed in `files`), `VAR = value` definitions and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 from .errors import ProjectConfigError
 
-__all__ = ["CoqProject", "coq_project_for", "find_project_root", "parse_coq_project"]
+__all__ = ["CoqProject", "coq_project_for", "find_project_root", "load_path", "parse_coq_project", "private_build_args",
+           "private_folder", "source_of_logical", "PRIVATE_BUILD"]
 
 PROJECT_FILE = "_CoqProject"
+PRIVATE_BUILD = Path(".auto-prove") / "build"  # under the project root: the .vo files `build.py` compiles
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,21 @@ def find_project_root(path: Path) -> tuple[Path, Path | None]:
     return start, None
 
 
-def coq_project_for(path: Path) -> CoqProject:
+def coq_project_for(path: Path, *, private_build: bool = True) -> CoqProject:
     """Return the project of a Coq source file (its nearest `_CoqProject`, else its folder).
+
+    Its `args` end with the bindings of the private build (`private_build_args`) once `build.py` has made one, so
+    that every coqc and coqidetop loads the project files' .vo from there; `private_build=False`: without them.
 
     Raises:
         ProjectConfigError: the _CoqProject cannot be read, is malformed, or names a missing folder.
     """
     root, project_file = find_project_root(path)
-    if project_file is None:
-        return CoqProject(root=root)
-    return parse_coq_project(project_file)
+    project = CoqProject(root=root) if project_file is None else parse_coq_project(project_file)
+    if not private_build:
+        return project
+    mirrors = private_build_args(project.root, project.args)
+    return replace(project, args=project.args + mirrors) if mirrors else project
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -188,3 +196,73 @@ def parse_coq_project(project_file: Path) -> CoqProject:
     # coqtop_args_from_project order: -I, -Q, -R, then the extra arguments
     args = tuple(includes + q_paths + r_paths + extra)
     return CoqProject(root=base, args=args, project_file=project_file, files=tuple(files))
+
+
+def source_of_logical(name: str, args: tuple[str, ...], root: Path) -> tuple[Path, tuple[str, ...]] | None:
+    """The project's own `.v` file that defines the qualified `name` (e.g. `Proj.Sub.B.M.lem`) and what the name is
+    inside that file (`("M", "lem")`), through the `-R`/`-Q` bindings of `args` and the root folder (bound to the
+    empty logical path, as coqc binds its working folder); None when no file under `root` holds it — a library's
+    name, or an unknown one. The longest file match wins, as for Coq's own lookup of `Require`d modules."""
+    root = Path(root).absolute()
+    bindings = [(Path(args[i + 1]), args[i + 2]) for i in range(len(args) - 2) if args[i] in ("-R", "-Q")]
+    bindings.append((root, ""))
+    comps = name.split(".")
+    for folder, logical in bindings:
+        prefix = logical.split(".") if logical else []
+        if comps[: len(prefix)] != prefix:
+            continue
+        rest = comps[len(prefix):]
+        for k in range(len(rest) - 1, 0, -1):
+            candidate = folder.joinpath(*rest[: k - 1], rest[k - 1] + ".v")
+            try:
+                inside_root = candidate.resolve().is_relative_to(root.resolve())
+            except OSError:
+                continue
+            if inside_root and candidate.is_file():
+                return candidate, tuple(rest[k:])
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# the private build's folders (build.py fills them; every coqc and coqidetop of a project binds them last)
+
+
+def load_path(root: Path, args: Sequence[str]) -> list[tuple[str, Path, str]]:
+    """The .vo bindings (flag, folder, logical name) coqc gets from `run_coqc`: the root bound to the empty logical
+    name, then every `-Q`/`-R` of `args`, in order."""
+    out: list[tuple[str, Path, str]] = [("-Q", Path(root).absolute(), "")]
+    i = 0
+    while i < len(args):
+        if args[i] in ("-R", "-Q") and i + 2 < len(args):
+            out.append((args[i], Path(args[i + 1]), args[i + 2]))
+            i += 3
+        else:
+            i += 1
+    return out
+
+
+def private_folder(root: Path, folder: Path) -> Path:
+    """Where the private build puts the .vo files of `folder`'s sources: the same relative place under
+    `<root>/.auto-prove/build/root/` (a folder outside the root: under `.../build/outside/<its absolute path>`), so
+    the private tree has the shape of the sources and the same bindings give the same logical names."""
+    base = Path(root).resolve()
+    real = Path(folder).resolve()
+    if real.is_relative_to(base):
+        return base / PRIVATE_BUILD / "root" / real.relative_to(base)
+    return base / PRIVATE_BUILD / "outside" / real.relative_to(real.anchor)
+
+
+def private_build_args(root: Path, args: Sequence[str], *, existing_only: bool = True) -> tuple[str, ...]:
+    """The bindings of the private build: each binding of `load_path(root, args)` again, in the same order, with
+    its private folder (only those that exist, unless `existing_only` is False). Appended after the project's own
+    arguments they take precedence: of two folders bound to one logical path Coq loads from the one bound last
+    (measured with Coq 8.16: `-R src P -R build P` loads build/X.vo), so a stale .vo beside a source is never
+    loaded when the private build has that file."""
+    if existing_only and not (Path(root).resolve() / PRIVATE_BUILD / "root").is_dir():
+        return ()
+    out: list[str] = []
+    for flag, folder, logical in load_path(root, args):
+        mirror = private_folder(root, folder)
+        if not existing_only or mirror.is_dir():
+            out += [flag, str(mirror), logical]
+    return tuple(out)

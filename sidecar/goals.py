@@ -18,6 +18,11 @@ except its bare `admit.` sentences, which are reported (but filling them cannot 
 If coqc stops at an error, the goals of proofs closed before the error are returned with `FileGoals.error`;
 an error before the first goal raises `SourceError`.
 
+Every goal carries `sort`: whether its placeholder stands for a proposition ("prop", the only kind that is ever
+searched or filled) or for data ("data": a definition's body, a function, a witness; "unknown": the prover could
+not tell, treated as data). The prover decides, never a keyword: Coq in the goal-finding compile (`sorts.py`),
+Lean through the REPL (`provers.lean`).
+
 `GoalKey` hashes the backend, the kind, the canonical statement, a digest of the canonical text of every
 sentence before the statement and, for the proof's own sentences before the placeholder, their canonical
 text (canonical = comments removed, white space normalised): equal statements in equal environments get
@@ -29,9 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 from .coq_source import (
     CoqcRun,
@@ -63,9 +69,15 @@ __all__ = [
     "goals_from_sentences",
     "declared_names",
     "DEFAULT_FIND_TIMEOUT",
+    "GoalSort",
 ]
 
 GoalKind = Literal["admitted", "admit", "sorry"]
+# What the placeholder stands for, as the prover says (decided once, where goals are found): "prop" — its type is a
+# proposition, so any proof will do and it may be filled; "data" — its type is a type of data (a definition's body, a
+# function, an instance's fields, a witness): the user's to write, never searched, written or offered; "unknown" —
+# the prover could not tell, treated as "data" (fail closed).
+GoalSort = Literal["prop", "data", "unknown"]
 
 DEFAULT_FIND_TIMEOUT = 300.0
 
@@ -118,6 +130,14 @@ class Goal:
     module_path: tuple[str, ...] = ()  # enclosing modules (not sections), outermost first
     section_end: int | None = None  # byte offset just past the `End` of the outermost enclosing Section
     #                                 (inside the innermost module), None if no Section or coqc stopped first
+    sort: GoalSort = "unknown"  # see GoalSort; only "prop" placeholders are goals to fill
+    deps_digest: str = ""  # Coq: fingerprint of the project files the file loads (`build.dependency_digest`); a
+    #                        proof verified under other dependencies is verified again
+
+    @property
+    def fillable(self) -> bool:
+        """The placeholder's type is a proposition (as the prover decided): the only kind ever searched or filled."""
+        return self.sort == "prop"
 
     @property
     def admitted_names(self) -> tuple[str, ...]:
@@ -202,8 +222,11 @@ def find_coq_goals(
     source = read_source(path, source)
     if project is None:
         project = coq_project_for(path)
+    from .sorts import decide_sorts
+
     run = run_coqc(source, path.stem, project.args, timeout=timeout, load_dir=project.root)
-    return goals_from_run(path, source, run, project, timeout)
+    found = goals_from_run(path, source, run, project, timeout)
+    return replace(found, goals=decide_sorts(source, found.goals, timeout=timeout))
 
 
 def goals_from_run(path: Path, source: bytes, run: CoqcRun, project: CoqProject, timeout: float) -> FileGoals:
@@ -484,14 +507,15 @@ def goals_from_sentences(
 
 def find_lean_goals(path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, source: bytes | None = None,
                     prover: "LeanProver | None" = None) -> FileGoals:
-    """Run a Lean file through the REPL (in its Lake project) and return its `sorry`s as goals.
+    """Run a Lean file through the REPL (in its Lake project) and return its `sorry`s as goals, each with its sort
+    asked of the same REPL (`LeanProver.sort_of`: is the sorry's expected type a proposition?).
 
     Raises:
         ProverUnavailable: no Lean toolchain (or lean-interact) on this machine.
         SourceError: the file cannot be read or is not UTF-8.
         ProverTimeout, ProverCrashed: the REPL did not finish.
     """
-    from .provers.lean import LeanProver, find_toolchain
+    from .provers.lean import SORT_PROBE_TIMEOUT, LeanProver, find_toolchain
 
     path = Path(path).absolute()
     source = read_source(path, source)
@@ -499,18 +523,27 @@ def find_lean_goals(path: Path, *, timeout: float = DEFAULT_FIND_TIMEOUT, source
     project = find_toolchain(path).project
     own = prover is None
     lean = prover or LeanProver()
+    deadline = time.monotonic() + timeout
+    sorts: dict[int, GoalSort] = {}
     try:
         response = lean.run_file(path, text, project, timeout)
+        for s in response.sorries if response.error is None else ():  # in the REPL's order, each state once
+            left = deadline - time.monotonic()
+            if s.proof_state is not None and s.proof_state not in sorts and left > 0:
+                sorts[s.proof_state] = lean.sort_of(s.proof_state, min(SORT_PROBE_TIMEOUT, left), goal=s.goal)
     finally:
         if own:
             lean.close()
     if response.error is not None:
         raise SourceError(f"the Lean REPL refused the file: {response.error}", path)
-    return lean_goals_from_response(path, text, response, project)
+    return lean_goals_from_response(path, text, response, project, sorts)
 
 
-def lean_goals_from_response(path: Path, text: str, response: "ReplResponse", project: Path) -> FileGoals:
-    """Goals (kind "sorry") from the REPL's answer to running `text`, the file at `path`, in its Lake project."""
+def lean_goals_from_response(path: Path, text: str, response: "ReplResponse", project: Path,
+                             sorts: "Mapping[int, GoalSort] | None" = None) -> FileGoals:
+    """Goals (kind "sorry") from the REPL's answer to running `text`, the file at `path`, in its Lake project.
+    `sorts` gives each sorry's sort by its proof state (as `LeanProver.sort_of` answered); a sorry not in it is
+    "unknown", so never filled."""
     from .lean_source import declarations, line_col_to_offset, mask_lean
 
     source = text.encode("utf-8")
@@ -538,7 +571,7 @@ def lean_goals_from_response(path: Path, text: str, response: "ReplResponse", pr
             key=key, index=len(goals), statement_start=len(text[: decl.start].encode("utf-8")),
             statement_end=len(text[: decl.start].encode("utf-8")) + len(decl.statement.encode("utf-8")),
             end_line=s.end_line, end_column=s.end_column, file_digest=hashlib.sha256(source).hexdigest(),
-            keyword=decl.kind))
+            keyword=decl.kind, sort=(sorts or {}).get(s.proof_state, "unknown")))
     errors = response.errors
     error = error_line = error_offset = None
     if errors:

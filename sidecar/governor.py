@@ -18,40 +18,15 @@ from typing import Callable
 
 import psutil
 
+from .procs import TREE_VAR, tagged_processes, tree_tag
+
 __all__ = ["CpuGovernor", "tree_cpu_seconds", "tree_processes", "TREE_VAR", "tree_tag", "tagged_processes"]
 
 log = logging.getLogger(__name__)
 
-# Every process this tool starts carries TREE_VAR=<this process's tag> in its environment. Some helpers leave the
-# tree: CoqHammer's ATPs are started by a forked worker that exits, and `htimeout` gives them sessions of their
-# own, so they are neither descendants nor in the prover's process group. The tag still finds them.
-TREE_VAR = "AUTOPROVE_TREE"
-_TAG: str | None = None
-
-
-def tree_tag() -> str:
-    """This process's tag (unique per process), also exported in its environment for the processes it starts."""
-    global _TAG
-    if _TAG is None or os.environ.get(TREE_VAR) != _TAG:
-        me = psutil.Process()
-        _TAG = f"{me.pid}-{int(me.create_time() * 1000)}"
-        os.environ[TREE_VAR] = _TAG
-    return _TAG
-
-
-def tagged_processes(var: str, value: str) -> list[psutil.Process]:
-    """Live processes (other than this one) whose environment has `var=value`."""
-    me = os.getpid()
-    out = []
-    for p in psutil.process_iter():
-        if p.pid == me:
-            continue
-        try:
-            if p.environ().get(var) == value:
-                out.append(p)
-        except psutil.Error:
-            continue
-    return out
+# Every process this tool starts carries TREE_VAR=<this process's tag> in its environment (see procs.py). Some
+# helpers leave the tree: CoqHammer's ATPs are started by a forked worker that exits, and `htimeout` gives them
+# sessions of their own, so they are neither descendants nor in the prover's process group. The tag still finds them.
 
 
 def tree_processes(root: psutil.Process | None = None) -> list[psutil.Process]:
@@ -175,6 +150,14 @@ class CpuGovernor:
                 continue
 
     def _loop(self) -> None:
+        try:
+            self._control()
+        except Exception:  # a dead control loop must not leave provers paused or the tool unthrottled silently
+            log.exception("the CPU governor stopped")
+        finally:
+            self._signal_children(signal.SIGCONT)
+
+    def _control(self) -> None:
         kids = self._children()  # one listing per period: it measures this period and is signalled in the next
         last_t, last_cpu = time.monotonic(), tree_cpu_seconds(self._me, kids)
         ewma = 0.0
@@ -184,17 +167,19 @@ class CpuGovernor:
             stop_for = self.period * self._pause
             if stop_for > 0.005 and kids:
                 self._stop.wait(run_for)
-                for p in kids:
-                    try:
-                        p.send_signal(signal.SIGSTOP)
-                    except psutil.Error:
-                        pass
-                self._stop.wait(stop_for)
-                for p in kids:
-                    try:
-                        p.send_signal(signal.SIGCONT)
-                    except psutil.Error:
-                        pass
+                try:
+                    for p in kids:
+                        try:
+                            p.send_signal(signal.SIGSTOP)
+                        except psutil.Error:
+                            pass
+                    self._stop.wait(stop_for)
+                finally:  # whatever happens, nothing stays paused
+                    for p in kids:
+                        try:
+                            p.send_signal(signal.SIGCONT)
+                        except psutil.Error:
+                            pass
             else:
                 self._stop.wait(self.period)
             kids = self._children()
@@ -210,7 +195,6 @@ class CpuGovernor:
             err = frac - self.target
             self._pause = min(0.95, max(0.0, self._pause + 0.5 * err))
             self._adapt(ewma)
-        self._signal_children(signal.SIGCONT)
 
     def _adapt(self, ewma: float) -> None:
         """Allow one more prover after 3 s under target (by more than 0.05) with nothing paused; take it back

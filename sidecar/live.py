@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from .build import dependency_digest
 from .coq_source import blank_comments_and_strings, kill_running_coqc
 from .errors import AutoProveError, SourceError
 from .goals import FileGoals, Goal, find_lean_goals
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_'.])(Admitted\.|admit\.)(?=\s|$)")
-_SORRY = re.compile(r"(?<![\w'.])(sorry)(?![\w'])")
 TIER_HERE, TIER_OPEN, TIER_WORKSPACE = 0, 1, 2
 
 
@@ -45,18 +45,17 @@ def prescan_placeholders(text: str, backend: str = "coq") -> list[tuple[int, int
     """Placeholders found lexically (comments and strings masked), as (line, col, end_line, end_col, kind) with
     0-based lines and code-point columns. Only for showing `queued` at once: goals proper come from the prover."""
     if backend == "lean":
-        from .lean_source import mask_lean
+        from .lean_source import lean_sorries  # the `sorry` tokens as Lean's lexer reads the file
 
-        masked, pattern = mask_lean(text), _SORRY
+        found = [(a, b, "sorry") for a, b in lean_sorries(text)]
     else:
-        masked, pattern = blank_comments_and_strings(text), _PLACEHOLDER
+        found = [(m.start(), m.end(), "admitted" if m.group(1)[0] == "A" else "admit")
+                 for m in _PLACEHOLDER.finditer(blank_comments_and_strings(text))]
     out = []
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    for m in pattern.finditer(masked):
-        a, b = m.start(), m.end()
+    for a, b, kind in found:
         la = bisect.bisect_right(line_starts, a) - 1
         lb = bisect.bisect_right(line_starts, b) - 1
-        kind = "sorry" if backend == "lean" else "admitted" if m.group(1)[0] == "A" else "admit"
         out.append((la, a - line_starts[la], lb, b - line_starts[lb], kind))
     return out
 
@@ -91,6 +90,8 @@ class Document:
     error: str | None = None  # why goals could not be found (or where the file stops compiling)
     error_line: int | None = None  # 1-based
     finding: bool = False
+    building: bool = False  # the project files it loads are being compiled (build.py) before its goals are found
+    needs: frozenset[Path] = frozenset()  # Coq: the project files it loads, transitively (as last built)
 
 
 class LiveWorkspace:
@@ -121,6 +122,7 @@ class LiveWorkspace:
                 log.warning("no ledger: %s", e)
         self.scheduler = Scheduler(options, ledger, on_event=self._on_event)
         self._finder = threading.Thread(target=self._find_loop, name="goal-finder", daemon=True)
+        self._stop_building = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class LiveWorkspace:
             self._closing = True
             self._wake.notify_all()
             lean, self._lean = self._lean, None
+        self._stop_building.set()
         if lean is not None:
             lean.close()
         # goal finding and verification compiles still going would finish on their own, holding the threads
@@ -188,8 +191,13 @@ class LiveWorkspace:
             self._reprioritize(doc)
 
     def file_changed(self, path: Path) -> None:
-        """A file changed on disk (watcher). Open documents follow the editor, not the disk."""
+        """A file changed on disk (watcher). Open documents follow the editor, not the disk. The documents that load
+        it are found again (which builds it anew first)."""
         with self._lock:
+            for d in self.docs.values():
+                if path in d.needs:
+                    self._pending.setdefault(d.path, time.monotonic() + self.debounce)
+                    self._wake.notify_all()
             doc = self.docs.get(path)
             if doc is not None and doc.is_open:
                 return
@@ -279,9 +287,14 @@ class LiveWorkspace:
                 else:  # no `sorry` outside comments and strings: no goal, and no reason to run the file in Lean
                     fg = FileGoals(doc.path, ())
             elif doc.backend == "coq":
+                blocked = self._build_dependencies(doc, data)
+                if blocked is not None:
+                    raise SourceError(blocked)
                 if not doc.goals:  # a file not searched yet: an idle prover loads its imports while Coq finds goals
                     self.scheduler.warm(doc.path, data)
                 fg = find_and_prime(doc.path, source=data)
+                deps = dependency_digest(doc.needs)  # a changed dependency: its proofs are verified again
+                fg = replace(fg, goals=tuple(replace(g, deps_digest=deps) for g in fg.goals)) if deps else fg
             else:
                 raise SourceError(f"{doc.backend} goals are not supported")
             log.debug("%s: %d goals found in %.3f s", doc.path.name, len(fg.goals), time.monotonic() - t0)
@@ -308,6 +321,25 @@ class LiveWorkspace:
                 self._reverify(doc)
         self.on_document(doc)
         self._status()
+
+    def _build_dependencies(self, doc: Document, data: bytes) -> str | None:
+        """Compile what the Coq file of `doc` loads (build.py; in the finder thread), saying "building dependencies"
+        meanwhile; why it cannot be, if so."""
+        from .build import build_dependencies
+
+        def show(done: int, total: int, f: Path | None) -> None:
+            if doc.building != (done < total):
+                doc.building = done < total
+                self.on_document(doc)
+
+        try:
+            report = build_dependencies([doc.path], sources={doc.path: data}, progress=show,
+                                        cancel=self._stop_building)
+        finally:
+            doc.building = False
+        doc.needs = report.needs.get(doc.path, frozenset())
+        failure = report.blocked.get(doc.path)
+        return None if failure is None else str(failure)
 
     def _reconcile(self, doc: Document, goals: tuple[Goal, ...], source: bytes) -> None:
         """Keep the ticket of every goal whose key is unchanged; withdraw the rest; queue the new ones."""
@@ -372,8 +404,19 @@ class LiveWorkspace:
     # -- settings ------------------------------------------------------------------------------------------------
 
     def configure(self, *, cpu: float | None = None, budget: float | None = None, enabled: bool | None = None,
-                  max_provers: int | None = None) -> None:
-        """Apply changed settings to the running workspace (new budgets apply to searches not yet started)."""
+                  max_provers: int | None = None, strict: bool | None = None) -> None:
+        """Apply changed settings to the running workspace (new budgets apply to searches not yet started; turning
+        `strict` on searches again every goal whose proof stands on open lemmas)."""
+        if strict is not None and strict != self.options.strict:
+            self.options = replace(self.options, strict=strict)
+            self.scheduler.options = replace(self.scheduler.options, strict=strict)
+            with self._lock:
+                for doc in self.docs.values():
+                    for i, tg in enumerate(doc.goals):
+                        if tg.out.depends_on_open:
+                            self.scheduler.withdraw(tg.ticket)
+                            doc.goals[i] = TrackedGoal(tg.goal, self.scheduler.submit(
+                                tg.goal, self._priority(doc, tg.goal), source=tg.ticket.source))
         if cpu is not None:
             self.scheduler.set_cpu(cpu)
             self.options = replace(self.options, cpu=cpu)
@@ -421,7 +464,7 @@ class LiveWorkspace:
         with self._lock:
             doc = self._doc_at(Path(file))
             goals = list(doc.goals) if doc is not None else []
-        return [{"line": tg.goal.line, "column": tg.goal.column, "name": tg.goal.lemma, "kind": tg.goal.kind,
+        return [{"line": tg.goal.line, "column": tg.goal.column, "name": tg.goal.lemma, "kind": tg.out.kind,
                  "status": tg.out.status, "message": tg.out.message,
                  "proof": tg.out.replacement if tg.out.verified else None} for tg in goals]
 
@@ -471,15 +514,24 @@ class LiveWorkspace:
         self.on_status(self.status())
 
     def _reverify(self, doc: Document) -> None:
-        """A goal whose key survived an edit keeps its proof, but that proof was verified in the older text: it
-        goes through the scheduler again with the current text (the ledger re-verifies it there, one compile)
-        before a quick fix is offered for it. Called with the lock held."""
+        """A goal whose key survived an edit keeps its proof, which was verified in the older text. If nothing it
+        depends on changed — the text before it and its own proof (Coq: up to the proof's closing sentence;
+        Lean: up to the end of its declaration) are byte for byte the same — the proof holds in the current text
+        as it is, re-based to the goal's new place (`ticket.source` becomes the current text). Otherwise it goes
+        through the scheduler again with the current text (the ledger re-verifies it there, one compile) before a
+        quick fix is offered for it. Called with the lock held."""
         if doc.found_text is None:
             return
         found = doc.found_text.encode("utf-8")
         for i, tg in enumerate(doc.goals):
             t = tg.ticket
-            if t.state == "done" and tg.out.status == "proved" and t.source is not None and t.source != found:
+            same_deps = t.goal.deps_digest == tg.goal.deps_digest
+            if t.state == "done" and tg.out.status == "proved" and t.source is not None and (
+                    t.source != found or not same_deps):
+                upto = depends_through(t.goal, t.source)
+                if same_deps and upto is not None and t.source[:upto] == found[:upto]:
+                    t.source = found
+                    continue
                 doc.goals[i] = TrackedGoal(tg.goal, self.scheduler.submit(
                     tg.goal, self._priority(doc, tg.goal), source=found))
 
@@ -514,3 +566,19 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def depends_through(goal: Goal, source: bytes) -> int | None:
+    """The byte offset up to which a proof of `goal` (found in `source`) depends on the file's text: Coq — the end
+    of the proof's closing sentence (everything before the statement, the statement and the rest of its own proof);
+    Lean — the end of the goal's declaration. None when it cannot be told."""
+    if goal.backend == "coq":
+        return goal.closer_end or None
+    if goal.backend == "lean":
+        from .lean_source import enclosing_declaration
+
+        text = source.decode("utf-8", "replace")
+        a = len(source[: goal.start].decode("utf-8", "replace"))
+        decl = enclosing_declaration(text, a)
+        return len(text[: decl.end].encode("utf-8")) if decl is not None else None
+    return None

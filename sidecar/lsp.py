@@ -28,7 +28,7 @@ from pygls.lsp.server import LanguageServer
 
 from . import __version__
 from .endpoint import Endpoint
-from .live import Document, LiveWorkspace, TrackedGoal
+from .live import Document, LiveWorkspace, TrackedGoal, depends_through
 from .scheduler import ProveOptions
 from .workspace import SUFFIXES, collect_files
 
@@ -87,7 +87,9 @@ def status_message(tg: TrackedGoal, budget: float, paused: bool) -> str:
     out = tg.out
     restarted = f", prover restarted {out.crashes}×" if out.crashes else ""
     if out.status == "proved" and out.verified:
-        return "proof found (verified) — quick fix available"
+        return f"proof found ({out.proof_label()}) — quick fix available"
+    if out.status == "skipped":
+        return out.message
     if out.status == "searching":
         return f"searching ({out.seconds:.0f} s, {out.attempts} tactics tried{restarted})"
     if out.status in ("exhausted", "timeout"):
@@ -188,18 +190,26 @@ class AutoProveServer(LanguageServer):
                                       source=SOURCE, message=f"cannot find goals: {doc.error}"[:500]))
             return diags
         current = doc.found_text == text
-        if doc.found_text is None or (not current and not self._still_valid(doc)):
-            for (l, c, el, ec, _) in doc.prescan:  # the prover has not looked at this text yet
-                diags.append(T.Diagnostic(range=pos.range(l, c, el, ec), severity=T.DiagnosticSeverity.Information,
-                                          source=SOURCE, code="queued", message="queued (finding goals)"))
-            return diags
+        valid = self.valid_goals(doc)
+        if doc.found_text is None or (not current and len(valid) < len(doc.goals)):
+            # the prover has not looked at this text yet: placeholders found lexically are queued, except those of
+            # goals whose text and everything before it are unchanged (their state and quick fix still hold)
+            taken = [pos.goal(tg) for tg in valid]
+            for (l, c, el, ec, _) in doc.prescan:
+                r = pos.range(l, c, el, ec)
+                if not any(_overlap(r, t) for t in taken):
+                    diags.append(T.Diagnostic(range=r, severity=T.DiagnosticSeverity.Information, source=SOURCE,
+                                              code="queued", message="queued (building dependencies)"
+                                              if doc.building else "queued (finding goals)"))
+            if doc.found_text is None:
+                return diags
         budget, paused = self.live.options.budget, self.live.scheduler.paused
         if doc.error and doc.error_line and current:
             line = doc.error_line - 1
             diags.append(T.Diagnostic(range=pos.range(line, 0, line, 0), severity=T.DiagnosticSeverity.Warning,
                                       source=SOURCE, message=f"goals after this point are not searched: the file "
                                                              f"stops compiling here ({doc.error})"[:500]))
-        for tg in doc.goals:
+        for tg in valid:
             diags.append(T.Diagnostic(range=pos.goal(tg), severity=T.DiagnosticSeverity.Information,
                                       source=SOURCE, code=tg.out.status,
                                       message=status_message(tg, budget, paused)))
@@ -233,15 +243,22 @@ class AutoProveServer(LanguageServer):
                 for e in planned]
 
     @staticmethod
-    def _still_valid(doc: Document) -> bool:
-        """Whether the goals found in an older text still sit at the same places in the current text (an edit
-        after all of them): then their ranges and proofs still apply."""
-        if doc.found_text is None or not doc.goals:
-            return False
+    def valid_goals(doc: Document) -> list[TrackedGoal]:
+        """The goals found in `doc.found_text` that still hold in the current text: all of them when it is that
+        text; after an edit, those whose own text and everything before it are unchanged (then their places,
+        states and proofs still apply: a proof depends on nothing after that — `live.depends_through`)."""
+        if doc.found_text is None:
+            return []
+        if doc.found_text == doc.text:
+            return list(doc.goals)
         old, new = doc.found_text.encode("utf-8"), doc.text.encode("utf-8")
-        last = max(max(tg.goal.end, tg.goal.closer_end) for tg in doc.goals)
-        # the text up to the last placeholder is the same, and the placeholder still ends there
-        return old[:last] == new[:last] and (len(new) == last or new[last:last + 1].isspace())
+        out = []
+        for tg in doc.goals:
+            upto = depends_through(tg.goal, old)
+            # the same bytes up to there, and what follows still ends the sentence there
+            if upto is not None and old[:upto] == new[:upto] and (len(new) == upto or new[upto:upto + 1].isspace()):
+                out.append(tg)
+        return out
 
     def status_changed(self, status: dict[str, object]) -> None:
         self.call_soon(self._send_status)
@@ -294,6 +311,8 @@ class AutoProveServer(LanguageServer):
             kw["max_provers"] = int(provers)
         if isinstance(s.get("enabled"), bool):
             kw["enabled"] = s["enabled"]
+        if isinstance(s.get("strict"), bool):
+            kw["strict"] = s["strict"]
         if self.live is None:
             self.options = replace(self.options, **{k: v for k, v in kw.items() if k != "enabled"})
             self._initially_enabled = kw.get("enabled", True)
@@ -416,11 +435,11 @@ def build_server() -> AutoProveServer:
     @server.feature(T.TEXT_DOCUMENT_HOVER)
     def hover(ls: AutoProveServer, params: T.HoverParams) -> T.Hover | None:
         doc = _doc(ls, params.text_document.uri)
-        if doc is None or doc.found_text != doc.text and not ls._still_valid(doc):
+        if doc is None:
             return None
         pos = ls.positions(doc)
         tg = LiveWorkspace.goal_at(doc, *pos.from_client(params.position))
-        if tg is None:
+        if tg is None or not any(v is tg for v in ls.valid_goals(doc)):
             return None
         return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=hover_text(ls, tg)),
                        range=pos.goal(tg))
@@ -431,11 +450,9 @@ def build_server() -> AutoProveServer:
         doc = _doc(ls, params.text_document.uri)
         if doc is None or doc.version is None:
             return None
-        if doc.found_text != doc.text and not ls._still_valid(doc):
-            return None  # the goals have not been found again since the last edit: no stale edit is offered
         actions = []
         pos = ls.positions(doc)
-        for tg in doc.goals:
+        for tg in ls.valid_goals(doc):  # since the last edit, only goals it cannot have touched: no stale edit
             out = tg.out
             if not (out.status == "proved" and out.verified and out.replacement):
                 continue
@@ -450,8 +467,10 @@ def build_server() -> AutoProveServer:
                                                                         version=doc.version),
                 edits=edits)])
             diag = [d for d in params.context.diagnostics if d.source == SOURCE and d.range == r]
-            actions.append(T.CodeAction(title=QUICK_FIX_TITLE, kind=T.CodeActionKind.QuickFix, is_preferred=True,
-                                        edit=edit, diagnostics=diag or None))
+            title = QUICK_FIX_TITLE if not out.depends_on_open else \
+                f"{QUICK_FIX_TITLE[:-1]}; {out.proof_label().removeprefix('verified, ')})"
+            actions.append(T.CodeAction(title=title, kind=T.CodeActionKind.QuickFix,
+                                        is_preferred=not out.depends_on_open, edit=edit, diagnostics=diag or None))
         return actions
 
     @server.command("autoProve.proveHere")
@@ -459,7 +478,7 @@ def build_server() -> AutoProveServer:
         """Arguments: uri, line, character (0-based, UTF-16) — or one object {uri, position}."""
         uri, line, char = _position_args(args)
         doc = _doc(ls, uri) if uri else None
-        if doc is None or ls.live is None or (doc.found_text != doc.text and not ls._still_valid(doc)):
+        if doc is None or ls.live is None or not ls.valid_goals(doc):
             return {"ok": False, "message": "no open document with goals at that position (yet)"}
         tg = ls.live.prove_here(doc.path, *ls.positions(doc).from_client(T.Position(line=line, character=char)))
         if tg is None:
@@ -518,7 +537,11 @@ def hover_text(ls: AutoProveServer, tg: TrackedGoal) -> str:
         lines.append("strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(out.strategies.items(),
                                                                                key=lambda kv: -kv[1])))
     if out.status == "proved" and out.verified and out.replacement:
-        lines += ["", "verified proof:", "```coq", (out.header + "\n" if out.header else "") + out.replacement, "```"]
+        lines += ["", "verified proof:", f"```{tg.goal.backend}",
+                  (out.header + "\n" if out.header else "") + out.replacement, "```"]
+        if out.depends_on_open:
+            lines += ["", "It stands on the project's open lemmas " + ", ".join(f"`{n}`" for n in out.depends_on_open)
+                      + ": the lemma is proved once they are (`autoProve.strict` refuses such proofs)."]
     elif out.remaining:
         lines += ["", "closest state reached (goals left):", "```coq", out.remaining[:2000], "```"]
     return "\n".join(lines)
@@ -527,3 +550,9 @@ def hover_text(ls: AutoProveServer, tg: TrackedGoal) -> str:
 def main() -> None:
     """Run the server on stdio."""
     build_server().start_io()
+
+
+def _overlap(a: T.Range, b: T.Range) -> bool:
+    """Whether two ranges share a position."""
+    return not ((a.end.line, a.end.character) < (b.start.line, b.start.character)
+                or (b.end.line, b.end.character) < (a.start.line, a.start.character))

@@ -18,7 +18,7 @@ from .scheduler import GoalOutcome
 __all__ = ["prove_json", "write_json", "goal_table", "progress_bar", "STATUS_STYLE"]
 
 STATUS_STYLE = {"proved": "green", "exhausted": "yellow", "timeout": "yellow", "error": "red", "queued": "dim",
-                "searching": "cyan"}
+                "searching": "cyan", "skipped": "dim"}
 
 
 def prove_json(outcomes: Sequence[GoalOutcome], wall_s: float, cpu_fraction: float) -> dict[str, object]:
@@ -28,6 +28,8 @@ def prove_json(outcomes: Sequence[GoalOutcome], wall_s: float, cpu_fraction: flo
         "summary": {
             "total": len(outcomes),
             "proved": sum(1 for o in outcomes if o.status == "proved" and o.verified),
+            "proved_on_open": sum(1 for o in outcomes if o.status == "proved" and o.verified and o.depends_on_open),
+            "skipped": sum(1 for o in outcomes if o.status == "skipped"),
             "wall_s": round(wall_s, 3),
             "cpu_fraction": round(cpu_fraction, 3),
         },
@@ -56,7 +58,9 @@ def goal_table(outcomes: Iterable[GoalOutcome], title: str = "goals", root: Path
             except ValueError:
                 pass
         note = " ".join((o.replacement or "").split()) if o.verified else o.message
-        t.add_row(escape(f"{f}:{g.line}"), escape(g.lemma), g.kind, f"[{STATUS_STYLE.get(o.status, '')}]{o.status}",
+        if o.verified and o.depends_on_open:
+            note = f"({o.proof_label()}) {note}"
+        t.add_row(escape(f"{f}:{g.line}"), escape(g.lemma), o.kind, f"[{STATUS_STYLE.get(o.status, '')}]{o.status}",
                   f"{o.seconds:.1f}", str(o.attempts), escape((note or "")[:160]))
     return t
 

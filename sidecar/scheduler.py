@@ -9,8 +9,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal
@@ -21,7 +23,7 @@ from .governor import CpuGovernor
 from .ledger import GoalRecord, Ledger
 from .provers import open_prover
 from .provers.base import Environment, Prover, ProofState
-from .search import Search, SearchBudget, SearchResult
+from .search import Acceptance, Search, SearchBudget, SearchResult
 from .strategies import SearchContext, strategy_for
 
 __all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "Ticket", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
@@ -33,7 +35,10 @@ HAMMER_HEADER = "From Hammer Require Import Hammer Tactics."
 # that needs one gets it added at the top of its file (verified there); proofs that do not, add nothing.
 DEFAULT_IMPORTS = ("From Coq Require Import Lia.",)
 WARM_DELAY = 0.1  # seconds between a file's goals being looked for and an idle prover warming up for it
-Status = Literal["queued", "searching", "proved", "exhausted", "timeout", "error"]
+Status = Literal["queued", "searching", "proved", "exhausted", "timeout", "error", "skipped"]
+# after a proof that uses the project's open lemmas is found, the search looks this long (a fraction of the goal's
+# budget) for one that uses none before it settles for the first
+CLEAN_PROOF_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class ProveOptions:
     verify_timeout: float = 300.0
     enter_timeout: float = 300.0
     resume: bool = True  # reuse the ledger's proved/exhausted results
+    strict: bool = False  # refuse proofs that use the project's open (admitted/sorry) lemmas
 
 
 @dataclass
@@ -71,16 +77,30 @@ class GoalOutcome:
     remaining: str = ""  # the best partial state's goals, for reports and hovers
     root_goal: str = ""  # the goal as the prover showed it at the start (GoalView.text), to match it by text
     crashes: int = 0  # prover crashes the search survived
+    depends_on_open: tuple[str, ...] = ()  # the project's open lemmas the verified proof uses (empty: none)
+
+    @property
+    def kind(self) -> str:
+        """The placeholder's kind as reported: "data" for a placeholder that is not a proposition, else the goal's."""
+        return self.goal.kind if self.goal.fillable else "data"
 
     def as_json(self) -> dict[str, object]:
         """The stable JSON row (field names are read by other tools)."""
         g = self.goal
         return {
-            "file": str(g.file), "line": g.line, "name": g.lemma, "kind": g.kind, "status": self.status,
+            "file": str(g.file), "line": g.line, "name": g.lemma, "kind": self.kind, "status": self.status,
             "proof": self.replacement if self.verified else None, "seconds": round(self.seconds, 3),
             "attempts": self.attempts, "verified": self.verified, "strategy": self.strategy,
             "header": self.header or None, "message": self.message,
+            "depends_on_open": list(self.depends_on_open),
         }
+
+    def proof_label(self) -> str:
+        """How a verified proof is described everywhere: "verified", or which open lemmas it stands on."""
+        if not self.depends_on_open:
+            return "verified"
+        n = len(self.depends_on_open)
+        return f"verified, uses {n} open lemma{'s' if n > 1 else ''}: {', '.join(self.depends_on_open)}"
 
 
 EventSink = Callable[[str, GoalOutcome], None]  # ("queued"|"started"|"progress"|"done", outcome)
@@ -126,6 +146,7 @@ class Scheduler:
         self._closing = False
         self._ledger_warned = False
         self._warm: dict[str, tuple[float, Environment]] = {}  # backend:file -> (not before, what to preload)
+        self._refused: dict[tuple[object, ...], str] = {}  # (goal, file, script, imports, strict) -> why it was refused
 
     # -- the batch API -----------------------------------------------------------------------------------------
 
@@ -185,8 +206,18 @@ class Scheduler:
         self.governor.stop()
 
     def submit(self, goal: Goal, priority: float, source: bytes | None = None) -> Ticket:
-        """Queue `goal` (found in `source`, default: the file on disk); the ticket carries its outcome."""
+        """Queue `goal` (found in `source`, default: the file on disk); the ticket carries its outcome. A
+        placeholder that is not a proposition is never queued: its ticket is done at once, status "skipped"."""
         ticket = Ticket(goal, GoalOutcome(goal), priority, source=source)
+        if not goal.fillable:
+            from .sorts import SKIP_MESSAGES
+
+            ticket.out.status, ticket.out.message = "skipped", SKIP_MESSAGES[goal.sort]
+            ticket.state = "done"
+            self._record_goal(ticket.out)
+            ticket.done.set()
+            self._emit("done", ticket.out)
+            return ticket
         with self._lock:
             self._tickets.add(ticket)
             heapq.heappush(self._queue, (priority, next(self._order), ticket.version, ticket))
@@ -434,52 +465,72 @@ class Scheduler:
             out.strategies = dict(r.strategies)
             self._emit("progress", out)
 
-        accepted: list[tuple[str, str]] = []  # (replacement, header) of the script verification took
-        refusals: list[str] = []
+        taken: dict[tuple[str, ...], tuple[str, str, tuple[str, ...]]] = {}  # script -> (replacement, header, opens)
+        refusals: Counter[str] = Counter()  # refusal class -> how many found scripts it refused
+        why: dict[str, str] = {}  # refusal class -> its first reason
         foreign = ctx.extra.get("foreign") or frozenset()
 
-        def accept(script: tuple[str, ...]) -> bool:
-            """A finished script counts only once checked independently (and not leaning on an import's library)."""
+        def refuse(reason: str) -> bool:
+            cls = refusal_class(reason)
+            if not refusals[cls]:  # one line per class per goal, however many scripts it refuses
+                why[cls] = reason
+                log.warning("%s:%s: a found proof was refused: %s", goal.file.name, goal.line, _one_line(reason))
+            refusals[cls] += 1
+            return False
+
+        def remember(memo: tuple[object, ...], reason: str) -> bool:
+            with self._lock:
+                self._refused[memo] = reason
+                while len(self._refused) > 4096:
+                    self._refused.pop(next(iter(self._refused)))
+            return refuse(reason)
+
+        def accept(script: tuple[str, ...]) -> Acceptance:
+            """A finished script counts only once checked independently (and not leaning on an import's library);
+            one that stands on the project's open lemmas is kept as a fallback while a cleaner one is looked for."""
+            memo = (goal.key.digest, goal.file_digest, script, tuple(headers), self.options.strict)
+            with self._lock:
+                known = self._refused.get(memo)
+            if known is not None:  # a refused script is never verified twice
+                return refuse(known)
             if goal.backend == "lean":
                 from .verify_lean import verify_lean
 
                 verdict, replacement = verify_lean(goal, script, prover, original=source,  # type: ignore[arg-type]
-                                                   timeout=self.options.verify_timeout)
-                if not verdict.ok:
-                    refusals.append("; ".join(verdict.reasons))
-                    log.warning("%s:%s verification refused a found script: %s", goal.file, goal.line, refusals[-1])
-                    return False
-                accepted.append((replacement, ""))
-                return True
-            used = foreign_names(prover, root, script, foreign)  # type: ignore[arg-type]
-            if used:
-                refusals.append("names " + ", ".join(used[:3]) + " from a library only the added import loads")
-                return False
-            replacement = render_replacement(goal, script, source=source)
-            t_verify = time.monotonic()
-            verdict, header = self._verify(goal, replacement, headers, source)
-            log.debug("%s:%s verified in %.3f s (%s), %.3f s after entering", goal.file.name, goal.line,
-                      time.monotonic() - t_verify, "ok" if verdict.ok else "refused", t_verify - t_search)
+                                                   timeout=self.options.verify_timeout,
+                                                   allow_open=not self.options.strict)
+                header = ""
+            else:
+                used = foreign_names(prover, root, script, foreign)  # type: ignore[arg-type]
+                if used:
+                    return remember(memo, "names " + ", ".join(used[:3]) + " from a library only the added import loads")
+                replacement = render_replacement(goal, script, source=source)
+                t_verify = time.monotonic()
+                verdict, header = self._verify(goal, replacement, headers, source)
+                log.debug("%s:%s verified in %.3f s (%s), %.3f s after entering", goal.file.name, goal.line,
+                          time.monotonic() - t_verify, "ok" if verdict.ok else "refused", t_verify - t_search)
             if not verdict.ok:
-                refusals.append("; ".join(verdict.reasons))
-                log.warning("%s:%s verification refused a found script: %s", goal.file, goal.line, refusals[-1])
-                return False
-            accepted.append((replacement, header))
+                return remember(memo, "; ".join(verdict.reasons))
+            opens = tuple(getattr(verdict, "depends_on_open", ()))
+            taken[script] = (replacement, header, opens)
+            if opens and not all(_mentions(goal.statement, n) for n in opens):
+                return "fallback"  # a proof that needs none of them may exist: look for it a little longer
             return True
 
         t_search = time.monotonic()
         log.debug("%s:%s entered in %.3f s", goal.file.name, goal.line, t_search - t0)
         strat = strategy_for(goal.backend, self.options.profile)
+        budget = replace(budget, fallback_seconds=CLEAN_PROOF_SHARE * self.options.budget)
         result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
                         on_progress=on_progress, accept=accept).run(root)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:
             out.remaining = "\n\n".join(g.text() for g in result.best.goals)
-        if result.status == "proved" and result.script is not None and accepted:
+        if result.status == "proved" and result.script is not None and result.script in taken:
             out.script = result.script
             out.status, out.verified = "proved", True
-            out.replacement, out.header = accepted[-1]
+            out.replacement, out.header, out.depends_on_open = taken[result.script]
         elif result.status == "cancelled":
             out.status = "queued"
         elif result.status == "error":
@@ -487,7 +538,9 @@ class Scheduler:
         else:
             out.status = "timeout" if result.status == "timeout" else "exhausted"
         if refusals and out.status != "proved":
-            out.message = (f"found {len(refusals)} script(s) but none passed verification; last: " + refusals[-1])
+            n = sum(refusals.values())
+            out.message = f"found {n} proof{'s' if n > 1 else ''}, none passed verification: " + "; ".join(
+                _one_line(why[c]) + (f" (×{k})" if k > 1 else "") for c, k in refusals.most_common())
         out.seconds = time.monotonic() - t0
 
     def _verify(self, goal: Goal, replacement: str, headers: list[str],  # type: ignore[no-untyped-def]
@@ -495,13 +548,15 @@ class Scheduler:
         """Verify with as few of the session's imports as the proof needs: none, then each alone, then all."""
         from . import verify as verifier
 
-        verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, original=source)
+        allow_open = not self.options.strict
+        verdict = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, original=source,
+                                  allow_open=allow_open)
         if verdict.ok or not headers:
             return verdict, ""
         tries = [[h] for h in headers] + ([headers] if len(headers) > 1 else [])
         for hs in tries:
             with_header = verifier.verify(goal, replacement, timeout=self.options.verify_timeout, header=hs,
-                                          original=source)
+                                          original=source, allow_open=allow_open)
             if with_header.ok:
                 return with_header, "\n".join(hs)
         return verdict, ""
@@ -523,21 +578,30 @@ class Scheduler:
 
             text = goal.env.source
             a = goal.env.placeholder[0]
-            lemmas = tuple((d.name, d.statement) for d in declarations(text)
-                           if d.end <= a and d.name and d.kind in ("theorem", "lemma"))
+            from .lean_source import lean_sorries
+
+            holes = [x for x, _ in lean_sorries(text)]
+            earlier = [(d, any(d.start <= h < d.end for h in holes)) for d in declarations(text)
+                       if d.end <= a and d.name and d.kind in ("theorem", "lemma")]
+            lemmas = tuple((d.name, d.statement) for d, is_open in earlier if not is_open)
+            opens = () if self.options.strict else tuple((d.name, d.statement) for d, is_open in earlier if is_open)
             mathlib = any(m == "Mathlib" or m.startswith("Mathlib.") for m in lean_imports(text))
             version = getattr(prover, "lean_version", "") or ""
-            return SearchContext(lemmas=tuple(reversed(lemmas)), tactic_timeout=self.options.tactic_timeout,
+            return SearchContext(lemmas=tuple(reversed(lemmas)), open_lemmas=tuple(reversed(opens)),
+                                 tactic_timeout=self.options.tactic_timeout,
                                  extra={"mathlib": mathlib, "lean_version": version, "lemma": goal.lemma})
         if goal.backend != "coq":
             return SearchContext(tactic_timeout=self.options.tactic_timeout)
-        lemmas, defs, ltacs = environment_of(goal.env.sentences)
+        found, defs, ltacs = environment_of(goal.env.sentences)
         admitted = set(goal.admitted_names)
-        lemmas = tuple((n, s) for n, s in lemmas if n not in admitted and n != goal.lemma)
+        lemmas = tuple((n, s) for n, s in found if n not in admitted and n != goal.lemma)
+        # the file's still-open lemmas: usable (a proof standing on them is labelled) unless the run is strict
+        opens = () if self.options.strict else tuple((n, s) for n, s in found if n in admitted and n != goal.lemma)
         # CoqHammer's tactics are usable without adding anything when the file itself loads them
         file_has_hammer = any("Hammer" in x and "Require" in x for x in goal.env.sentences)
         foreign = self._foreign_libraries(goal, prover, root) if headers else frozenset()
-        return SearchContext(lemmas=lemmas, definitions=defs, hammer=HAMMER_HEADER in headers or file_has_hammer,
+        return SearchContext(lemmas=lemmas, open_lemmas=opens, definitions=defs,
+                             hammer=HAMMER_HEADER in headers or file_has_hammer,
                              tactic_timeout=self.options.tactic_timeout,
                              extra={"ltacs": ltacs, "lemma": goal.lemma, "foreign": foreign,
                                     "premises": CoqPremises(prover, exclude=goal.lemma, outside=sorted(foreign)),
@@ -591,31 +655,39 @@ class Scheduler:
             header = rec.header
             if header and not set(header.split("\n")) <= set(self._headers(goal)):
                 return False  # found with imports this run does not allow
-            if rec.file_digest != goal.file_digest:  # the file changed: the stored proof must verify again
-                proof = self._reverify_stored(goal, rec.proof, header, source, provers if provers is not None else {})
-                if proof is None:
+            if rec.depends_on_open and self.options.strict:
+                return False  # stands on open lemmas, which this run refuses: search for another
+            if rec.file_digest != goal.file_digest or rec.deps_digest != goal.deps_digest:
+                # the file or a project file it loads changed: the stored proof must verify again
+                checked = self._reverify_stored(goal, rec.proof, header, source,
+                                                provers if provers is not None else {})
+                if checked is None:
                     return False
                 # checked against the file as it is now: record that, so the next run does not check again
-                rec = replace(rec, file=str(goal.file), line=goal.line, file_digest=goal.file_digest, proof=proof)
+                rec = replace(rec, file=str(goal.file), line=goal.line, file_digest=goal.file_digest,
+                              proof=checked[0], depends_on_open=checked[1], deps_digest=goal.deps_digest)
                 self._ledger_call(self.ledger.upsert_goal, rec)
             out.status, out.replacement, out.verified, out.header = "proved", rec.proof, True, header
+            out.depends_on_open = rec.depends_on_open
             out.seconds, out.attempts, out.strategy, out.from_ledger = rec.seconds, rec.attempts, rec.strategy, True
             return True
-        if rec.status in ("exhausted", "timeout") and rec.budget_s >= self.options.budget:
+        if rec.status in ("exhausted", "timeout") and rec.budget_s >= self.options.budget \
+                and rec.deps_digest == goal.deps_digest:  # not after a project file it loads changed
             out.status, out.seconds, out.attempts, out.from_ledger = rec.status, rec.seconds, rec.attempts, True
             out.message = rec.message
             return True
         return False
 
     def _reverify_stored(self, goal: Goal, proof: str, header: str, source: bytes | None,
-                         provers: dict[str, Prover]) -> str | None:
-        """A stored proof checked again in the file as it is now: the replacement to use, or None (search again)."""
+                         provers: dict[str, Prover]) -> tuple[str, tuple[str, ...]] | None:
+        """A stored proof checked again in the file as it is now: (the replacement to use, the open lemmas it stands
+        on), or None (search again)."""
         if goal.backend == "coq":
             from . import verify as verifier
 
             verdict = verifier.verify(goal, proof, timeout=self.options.verify_timeout, original=source,
-                                      header=header.split("\n") if header else "")
-            return proof if verdict.ok else None
+                                      header=header.split("\n") if header else "", allow_open=not self.options.strict)
+            return (proof, verdict.depends_on_open) if verdict.ok else None
         if goal.backend == "lean":
             from .patch import lean_script_of
             from .verify_lean import verify_lean
@@ -628,11 +700,12 @@ class Scheduler:
                 if prover is None:
                     return None
                 verdict, replacement = verify_lean(goal, script, prover, original=source,  # type: ignore[arg-type]
-                                                   timeout=self.options.verify_timeout)
+                                                   timeout=self.options.verify_timeout,
+                                                   allow_open=not self.options.strict)
             except AutoProveError as e:  # no REPL, a crash: the goal is searched (and reports that) instead
                 log.warning("%s:%s: stored proof not re-checked: %s", goal.file, goal.line, e)
                 return None
-            return replacement if verdict.ok else None
+            return (replacement, tuple(getattr(verdict, "depends_on_open", ()))) if verdict.ok else None
         return None
 
     def _record_goal(self, out: GoalOutcome) -> None:
@@ -640,10 +713,11 @@ class Scheduler:
             return
         g = out.goal
         rec = GoalRecord(
-            key=g.key.digest, file=str(g.file), lemma=g.lemma, line=g.line, kind=g.kind, status=out.status,
+            key=g.key.digest, file=str(g.file), lemma=g.lemma, line=g.line, kind=out.kind, status=out.status,
             proof=out.replacement if out.verified else None, budget_s=self.options.budget, seconds=out.seconds,
             attempts=out.attempts, verified=out.verified, file_digest=g.file_digest,
-            message=out.message, strategy=out.strategy, header=out.header,
+            message=out.message, strategy=out.strategy, header=out.header, depends_on_open=out.depends_on_open,
+            deps_digest=g.deps_digest,
         )
         self._ledger_call(self.ledger.upsert_goal, rec)
 
@@ -663,3 +737,21 @@ def _crash_count(prover: Prover) -> int:
     """Crashes the prover has restarted after so far (0 for provers that do not count them)."""
     stats = getattr(prover, "stats", None)
     return int(getattr(stats, "crashes", 0) or 0)
+
+
+def refusal_class(reason: str) -> str:
+    """What kind of refusal `reason` is, for counting and logging once per kind: the first words of its first reason
+    (e.g. "uses the admitted lemma A" and "… lemma B" are one kind, "the proof fails: …" another)."""
+    return " ".join(_one_line(reason).split(";")[0].split()[:4])
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """The first line of a (prover) message, shortened."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether `text` names `name` (by its last component): an open lemma the statement itself is about is one
+    every proof of it stands on."""
+    return re.search(r"(?<![\w'.])" + re.escape(name.split(".")[-1]) + r"(?![\w'])", text) is not None

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Iterator, Literal, Protocol
+from typing import Callable, Iterable, Iterator, Literal, Protocol, Union
 
 from .errors import ProverCrashed
 from .provers.base import Prover, ProofState
@@ -35,6 +35,8 @@ class CandidateSource(Protocol):
 
 
 AttemptSink = Callable[[str, str, str, float], None]  # (strategy, tactic, outcome, seconds)
+# the caller's verdict on a finished script: take it, refuse it, or keep it in case nothing better is found
+Acceptance = Union[bool, Literal["fallback"]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class SearchBudget:
     retry_penalty: float = 1.5
     retry_depth: int = 1
     retry_max_timeout: float = 20.0
+    # after a script the caller takes only as a fallback (e.g. a proof standing on open lemmas), look this much
+    # longer for one it takes outright, then settle for the fallback
+    fallback_seconds: float = 0.0
 
 
 @dataclass
@@ -68,6 +73,7 @@ class SearchResult:
     best: ProofState | None = None  # the state with the least left to prove
     message: str = ""
     refused: int = 0  # finished scripts the caller's check refused
+    fallback: tuple[tuple[str, ...], str] | None = None  # (script, strategy) the caller would take if nothing better
     crashes: int = 0  # prover crashes survived (the prover restarts; the search goes on)
 
 
@@ -118,7 +124,7 @@ class Search:
         on_attempt: AttemptSink | None = None,
         cancel: threading.Event | None = None,
         on_progress: Callable[[SearchResult], None] | None = None,
-        accept: Callable[[tuple[str, ...]], bool] | None = None,
+        accept: Callable[[tuple[str, ...]], Acceptance] | None = None,
     ) -> None:
         self.prover = prover
         self.strategy = strategy
@@ -128,6 +134,7 @@ class Search:
         self.cancel = cancel or threading.Event()
         self.on_progress = on_progress
         self.accept = accept  # a finished script the caller refuses does not end the search
+        self._deadline = 0.0  # set by run(); a fallback brings it forward
 
     def run(self, root: ProofState) -> SearchResult:
         """Search from `root` until an accepted proof, exhaustion, the budget, or cancellation.
@@ -137,7 +144,7 @@ class Search:
         cheap tactic on a new state runs before an expensive one on an old state, and a costly candidate source
         (a library lookup) is only consulted when the search gets that far."""
         t0 = time.monotonic()
-        deadline = t0 + self.budget.seconds
+        self._deadline = t0 + self.budget.seconds
         res = SearchResult(status="exhausted", best=root)
         if root.finished:
             res.status, res.script = "proved", ()
@@ -150,6 +157,8 @@ class Search:
         last_progress = 0.0
 
         def finish(status: SearchStatus, script: tuple[str, ...] | None = None, strategy: str = "") -> SearchResult:
+            if status in ("exhausted", "timeout", "error") and res.fallback is not None:
+                status, (script, strategy) = "proved", res.fallback
             res.status, res.script, res.strategy = status, script, strategy
             res.seconds = time.monotonic() - t0
             return res
@@ -188,7 +197,7 @@ class Search:
                     return finish("exhausted")
             if self.cancel.is_set():
                 return finish("cancelled")
-            left = deadline - time.monotonic()
+            left = self._deadline - time.monotonic()
             if left <= 0.01:
                 return finish("timeout")
             if edge.slot:
@@ -213,8 +222,8 @@ class Search:
                 script: tuple[str, ...] | None = r.state.path
                 if cand.strategy == "hammer":
                     script = self._reconstruct(res, node.state, r.message,
-                                               min(30.0, max(1.0, deadline - time.monotonic())))
-                elif not self._accepted(res, r.state.path):
+                                               min(30.0, max(1.0, self._deadline - time.monotonic())))
+                elif not self._accepted(res, r.state.path, cand.strategy):
                     script = None
                 if script is not None:
                     return finish("proved", script, cand.strategy)
@@ -248,14 +257,20 @@ class Search:
         heapq.heappush(frontier, _Edge(node.cost + node.score + again.cost, next(counter), node, again, retry=True,
                                        slot=False))
 
-    def _accepted(self, res: SearchResult, script: tuple[str, ...]) -> bool:
-        """Whether the caller's check (e.g. independent verification) takes this finished script."""
+    def _accepted(self, res: SearchResult, script: tuple[str, ...], strategy: str) -> bool:
+        """Whether the caller's check (e.g. independent verification) takes this finished script outright. A
+        fallback is kept (the first one) and the search goes on for `fallback_seconds` at most."""
         if self.accept is None:
             return True
         ok = self.accept(script)
+        if ok == "fallback":
+            if res.fallback is None:
+                res.fallback = (script, strategy)
+                self._deadline = min(self._deadline, time.monotonic() + self.budget.fallback_seconds)
+            return False
         if not ok:
             res.refused += 1
-        return ok
+        return bool(ok)
 
     def _reconstruct(self, res: SearchResult, state: ProofState, message: str, timeout: float) -> tuple[str, ...] | None:
         """Replace a successful `hammer` by the tactic it printed, checked by running it.
@@ -271,7 +286,7 @@ class Search:
                 r = self.prover.run(state, tac, timeout)
             except ProverCrashed:
                 return None
-            if r.outcome == "finished" and r.state is not None and self._accepted(res, r.state.path):
+            if r.outcome == "finished" and r.state is not None and self._accepted(res, r.state.path, "hammer"):
                 return r.state.path
         return None
 

@@ -8,6 +8,9 @@ name, the project's load path), with check commands inserted right after each af
 
 A proof is accepted only when all of these hold:
 
+0. The placeholder is a proposition: `goal.sort` is "prop" (Coq said so where the goal was found, `sorts.py`), and
+   Coq says so again in the compile of the patched file (the lemma's type for an "admitted" goal, the goal an
+   `admit.` stood for). A definition's body is the user's to write, however easily something type-checks there.
 1. The file is the one the goal was found in (same sha256), the placeholder is where the goal says, and
    the bytes before the placeholder are untouched (by construction; asserted).
 2. The replacement, cut into sentences by Coq itself, is only tactics: bullets and braces; an optional
@@ -33,6 +36,12 @@ A proof is accepted only when all of these hold:
    declare, `... is assumed to be guarded/positive`, `... relies on an unsafe hierarchy`. This is
    conservative: an `Admitted` original has no body, so what it "depended on" is unknowable; the file's own
    declarations are the only assumptions a user has visibly signed up for.
+   With `allow_open` (the default of `auto-prove`, not of this function; `--strict` turns it off), a lemma the
+   project itself still leaves open is accepted and reported in `Verdict.depends_on_open`: one closed by
+   `Admitted` in this file before the goal, or in another file of the project (its full name, from `Locate`,
+   leads through the `_CoqProject` bindings to a file under the project root whose own sentences, compiled by
+   Coq, close it by `Admitted`). An open lemma is recognised by its full path only; an axiom, a library's
+   admitted lemma and anything the project does not declare stay refused.
    For an "admit" goal there is a body: the rest of the proof. Its own assumptions (found by compiling the
    original with every bare `admit.` of that proof replaced by a hole axiom and `Qed.`) are tolerated, with
    a warning, so filling the last admit of a proof that also uses an admitted helper lemma is not refused.
@@ -72,6 +81,8 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Sequence
 
 from .coq_source import (
+    Assembly,
+    Piece,
     CoqcError,
     CoqcRun,
     Sentence,
@@ -84,9 +95,10 @@ from .coq_source import (
     run_coqc,
     strip_comments,
 )
-from .coqproject import CoqProject, coq_project_for
-from .goals import DEFAULT_FIND_TIMEOUT, FileGoals, Goal, goals_from_run, read_source
+from .coqproject import CoqProject, coq_project_for, source_of_logical
+from .goals import DEFAULT_FIND_TIMEOUT, FileGoals, Goal, declared_names, goals_from_run, read_source
 from .patch import HEADER_LINE, Edit, header_block, plan_edits
+from .sorts import admit_probe, admitted_probe, decide_sorts, read_admit_probe, read_admitted_probe, remember_sort
 
 __all__ = [
     "Verdict",
@@ -117,6 +129,7 @@ class Verdict:
     complete: bool = True  # False: the lemma still ends in Admitted (other admits remain)
     warnings: tuple[str, ...] = ()
     patched: bytes | None = field(default=None, repr=False)  # the exact file bytes checked (write these)
+    depends_on_open: tuple[str, ...] = ()  # the project's own open (admitted) lemmas the proof uses, as Coq prints them
 
 
 class FileVerdict(tuple[Verdict, ...]):
@@ -167,47 +180,6 @@ def parse_assumptions(text: str) -> tuple[bool, list[tuple[str, str, str | None]
 
 # --------------------------------------------------------------------------------------------------
 # assembling checked copies
-
-
-@dataclass(frozen=True)
-class _Piece:
-    start: int  # byte range in the original
-    end: int
-    text: bytes
-    tag: str
-
-
-class _Assembly:
-    """The original bytes with pieces replaced/inserted, and a map from new offsets back to the original."""
-
-    def __init__(self, original: bytes, pieces: Iterable[_Piece], truncate: int | None = None) -> None:
-        out = bytearray()
-        self.segments: list[tuple[int, int, int, str | None]] = []  # (new start, new end, orig start, tag)
-        pos = 0
-        limit = len(original) if truncate is None else truncate
-        for p in sorted(pieces, key=lambda p: (p.start, p.end)):
-            if p.start > limit:
-                continue
-            assert p.start >= pos, "overlapping pieces"
-            if p.start > pos:
-                self.segments.append((len(out), len(out) + p.start - pos, pos, None))
-                out += original[pos : p.start]
-            self.segments.append((len(out), len(out) + len(p.text), p.start, p.tag))
-            out += p.text
-            pos = p.end
-        if limit > pos:
-            self.segments.append((len(out), len(out) + limit - pos, pos, None))
-            out += original[pos:limit]
-        self.source = bytes(out)
-
-    def locate(self, a: int, b: int | None = None) -> tuple[str | None, int] | None:
-        """(tag, original offset) of the new offset `a`, or of the range [a, b) if it lies wholly in one
-        segment; tag None means original bytes, and then the offset is exact."""
-        for s, e, o, tag in self.segments:
-            inside = s <= a < e if b is None or b <= a else s <= a and b <= e
-            if inside:
-                return tag, (o + a - s if tag is None else o)
-        return None
 
 
 def _type_check(key: str, lemma: str) -> bytes:
@@ -278,14 +250,14 @@ def _original_info(
     anchors = requested = wanted | (cached.anchors if cached is not None else frozenset())
     outer_checks = True
     while True:
-        pieces = [_Piece(0, 0, header, "header")] if header else []
+        pieces = [Piece(0, 0, header, "header")] if header else []
         for closer_end, lemma, section_end in anchors:
-            pieces.append(_Piece(closer_end, closer_end, _type_check(str(closer_end), lemma), f"ty{closer_end}"))
+            pieces.append(Piece(closer_end, closer_end, _type_check(str(closer_end), lemma), f"ty{closer_end}"))
             if section_end is not None and outer_checks:
                 pieces.append(
-                    _Piece(section_end, section_end, _type_check(f"o{closer_end}", lemma), f"oty{closer_end}")
+                    Piece(section_end, section_end, _type_check(f"o{closer_end}", lemma), f"oty{closer_end}")
                 )
-        asm = _Assembly(original, pieces)
+        asm = Assembly(original, pieces)
         run = _compile(asm.source, g0, timeout)
         if run.timed_out:
             return _Original(
@@ -460,11 +432,16 @@ def _judge(
     baseline: frozenset[str] | None,
     paths: dict[str, str],
     allowed: frozenset[str],
-) -> tuple[list[str], list[str]]:
-    """(problems, tolerated names) of Print Assumptions entries under the policy of the module docstring;
-    `paths` maps printed names to the full paths `Locate` gave (when resolved)."""
+    project_open: frozenset[str] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """(problems, tolerated names, open lemmas used) of Print Assumptions entries under the policy of the module
+    docstring; `paths` maps printed names to the full paths `Locate` gave (when resolved). `project_open`: None when
+    open lemmas are refused (strict); else the full paths of other project files' admitted lemmas among the
+    entries — those, and the lemmas this file closes by Admitted before the goal, are open dependencies. An open
+    lemma is recognised only by its full path, never by its short name alone."""
     problems: list[str] = []
     tolerated: list[str] = []
+    opens: list[str] = []
     stem = goal.file.stem
     admitted_q = set(goal.admitted_before)
     admitted = {a.split(".")[-1] for a in goal.admitted_before} | {goal.lemma}
@@ -482,6 +459,10 @@ def _judge(
             continue
         elif baseline is not None and name in baseline:
             tolerated.append(name)
+        elif header == "Axioms" and project_open is not None and path is not None and (
+            (path.startswith(stem + ".") and path[len(stem) + 1 :] in admitted_q) or path in project_open
+        ):
+            opens.append(name)
         elif header == "Axioms" and (
             (path is not None and path.startswith(stem + ".") and path[len(stem) + 1 :] in admitted_q)
             or (path is None and name.split(".")[-1] in admitted)
@@ -495,7 +476,7 @@ def _judge(
             )
         else:
             problems.append(f"unexpected assumption {header}: {name}")
-    return problems, tolerated
+    return problems, tolerated, opens
 
 
 def _describe(entries: list[tuple[str, str, str | None]]) -> tuple[str, ...]:
@@ -506,18 +487,18 @@ def _describe(entries: list[tuple[str, str, str | None]]) -> tuple[str, ...]:
     )
 
 
-def _hole_pieces(goal: Goal, k: int, skip: set[int]) -> list[_Piece]:
+def _hole_pieces(goal: Goal, k: int, skip: set[int]) -> list[Piece]:
     """Turn a proof's remaining bare admits into uses of a local hole axiom and its closer into Qed."""
     ax = f"{HOLE_PREFIX}{k}__"
     pieces = [
-        _Piece(goal.statement_start, goal.statement_start,
+        Piece(goal.statement_start, goal.statement_start,
                f"Polymorphic Axiom {ax} : forall P : Type, P.\n".encode(), f"hole-ax{k}"),
     ]  # fmt: skip
     for a, b in goal.holes:
         if a not in skip:
-            pieces.append(_Piece(a, b, f"exact ({ax} _).".encode(), f"hole{k}"))
-    pieces.append(_Piece(goal.closer_start, goal.closer_end, b"Qed.", f"hole-qed{k}"))
-    pieces.append(_Piece(goal.closer_end, goal.closer_end, _assumption_check(f"h{k}", goal.lemma), f"hole-pa{k}"))
+            pieces.append(Piece(a, b, f"exact ({ax} _).".encode(), f"hole{k}"))
+    pieces.append(Piece(goal.closer_start, goal.closer_end, b"Qed.", f"hole-qed{k}"))
+    pieces.append(Piece(goal.closer_end, goal.closer_end, _assumption_check(f"h{k}", goal.lemma), f"hole-pa{k}"))
     return pieces
 
 
@@ -532,8 +513,8 @@ def _baseline(original: bytes, goal: Goal, timeout: float, header: bytes = b"") 
             return _BASELINE[key]
     pieces = _hole_pieces(goal, 0, set())
     if header:
-        pieces.append(_Piece(0, 0, header, "header"))
-    asm = _Assembly(original, pieces, truncate=goal.closer_end)
+        pieces.append(Piece(0, 0, header, "header"))
+    asm = Assembly(original, pieces, truncate=goal.closer_end)
     run = _compile(asm.source, goal, timeout)
     text = run.outputs.get(f"{_TAG}_pa_h0")
     result: frozenset[str] | None = None
@@ -599,8 +580,8 @@ def find_and_prime(
         project = coq_project_for(path)
     guesses = dict(guess_admitted(source))
     while True:
-        asm = _Assembly(source, [_Piece(end, end, _type_check(str(end), name), f"ty{end}")
-                                 for end, name in guesses.items()])
+        asm = Assembly(source, [Piece(end, end, _type_check(str(end), name) + admitted_probe(str(end), name),
+                                      f"ty{end}") for end, name in guesses.items()])
         run = run_coqc(asm.source, path.stem, project.args, timeout=timeout, load_dir=project.root)
         loc = asm.locate(run.error.start) if run.error is not None and run.error.start is not None else None
         if loc is not None and loc[0] is not None and loc[0].startswith("ty"):
@@ -622,6 +603,10 @@ def find_and_prime(
             error = CoqcError(error.message, line, loc[1], loc[1] + (error.end or error.start or 0) - (error.start or 0))
     mapped = replace(run, sentences=tuple(sentences), error=error)
     found = goals_from_run(path, source, mapped, project, timeout)
+    # what each placeholder stands for (proposition or data): the lemmas guessed above were asked in this run
+    decided = [remember_sort(g, read_admitted_probe(run.outputs, str(g.closer_end)))
+               if g.kind == "admitted" and guesses.get(g.closer_end) == g.lemma else g for g in found.goals]
+    found = replace(found, goals=decide_sorts(source, decided, timeout=timeout))
     checked = [g for g in found.goals if g.section_end is None and guesses.get(g.closer_end) == g.lemma
                and f"{_TAG}_ty_{g.closer_end}" in run.outputs]
     if checked and not run.timed_out:
@@ -643,12 +628,15 @@ def verify(
     timeout: float = DEFAULT_VERIFY_TIMEOUT,
     header: str | Sequence[str] = "",
     allowed_axioms: Collection[str] = (),
+    allow_open: bool = False,
 ) -> Verdict:
     """Check one replacement for one goal (see the module docstring). "No" is a Verdict, never an exception.
 
     `header`: import line(s) the proof needs, written at the top of the file (see `patch.apply_patches`).
     `allowed_axioms`: full names (as `Locate` prints them, e.g. "Coq.Logic.Classical_Prop.classic") of
     library axioms the user accepts besides the file's own declarations.
+    `allow_open`: accept a proof that uses the project's own open lemmas (closed by `Admitted` in this file
+    before the goal, or in another file of the project); they are listed in `Verdict.depends_on_open`.
 
     Raises:
         ProverUnavailable: coqc is not installed.
@@ -660,6 +648,7 @@ def verify(
         timeout=timeout,
         header=header,
         allowed_axioms=allowed_axioms,
+        allow_open=allow_open,
     )[0]
 
 
@@ -669,6 +658,7 @@ class _State:
     warnings: list[str] = field(default_factory=list)
     assumptions: tuple[str, ...] = ()
     complete: bool = True
+    opens: tuple[str, ...] = ()  # the project's open lemmas the proof uses
 
 
 def verify_file(
@@ -680,6 +670,7 @@ def verify_file(
     timeout: float = DEFAULT_VERIFY_TIMEOUT,
     header: str | Sequence[str] = "",
     allowed_axioms: Collection[str] = (),
+    allow_open: bool = False,
 ) -> FileVerdict:
     """Check several replacements of one file with one compile; one Verdict per patch, in order.
 
@@ -698,7 +689,8 @@ def verify_file(
     allowed = frozenset(allowed_axioms)
     if isinstance(patches, (bytes, bytearray)):
         return _verify_bytes(
-            Path(path), bytes(patches), goals or (), original=original, timeout=timeout, allowed=allowed
+            Path(path), bytes(patches), goals or (), original=original, timeout=timeout, allowed=allowed,
+            allow_open=allow_open,
         )
     t0 = time.monotonic()
     path = Path(path).absolute()
@@ -715,6 +707,7 @@ def verify_file(
                 complete=st.complete,
                 warnings=tuple(dict.fromkeys(st.warnings)),
                 patched=patched if not st.reasons else None,
+                depends_on_open=st.opens,
             )
             for st in states
         )
@@ -749,6 +742,9 @@ def verify_file(
             st.reasons.append("file changed since the goal was found")
         elif not goal.lemma:
             st.reasons.append("the goal has no lemma name to check")
+        elif not goal.fillable:
+            st.reasons.append(f"the placeholder's type is not a proposition ({goal.sort}): a definition's body is "
+                              "the user's to write")
         else:
             st.reasons.extend(_lexical_problems(goal, text))
     starts: dict[int, int] = {}
@@ -784,7 +780,7 @@ def verify_file(
             for i in live:
                 states[i].reasons.append(str(exc))
             return finish()
-        ctx = _Ctx(original, block, tuple(edits), timeout, allowed)
+        ctx = _Ctx(original, block, tuple(edits), timeout, allowed, allow_open)
         retry = _check_written(ctx, patches, live, info, states)
         if retry is None or retry in keep:
             break
@@ -872,6 +868,7 @@ def _verify_bytes(
     original: bytes | None,
     timeout: float,
     allowed: frozenset[str],
+    allow_open: bool = False,
 ) -> FileVerdict:
     """`verify_file(path, patched_bytes, goals)`: see `verify_file`."""
     t0 = time.monotonic()
@@ -896,7 +893,8 @@ def _verify_bytes(
         if id(g) in given and given[id(g)] != text:
             return refuse(f"the patched bytes do not hold the given replacement for {g.lemma}")
     order = {id(g): k for k, (g, _) in enumerate(pairs)}
-    result = verify_file(path, pairs, original=original, timeout=timeout, header=headers, allowed_axioms=allowed)
+    result = verify_file(path, pairs, original=original, timeout=timeout, header=headers, allowed_axioms=allowed,
+                         allow_open=allow_open)
     if result.ok and result.patched != patched:
         return refuse("verification produced other bytes than the patched file (a proof keeps Admitted?)")
     out = FileVerdict(result[order[id(g)]] for g in bare)
@@ -920,7 +918,7 @@ def _check_written(
     retry with, when the error is a converted `Qed` (the proof has goals outside its admits)."""
     original, edits, timeout = ctx.original, ctx.edits, ctx.timeout
     closed = {e.start for e in edits if e.what == "close"}
-    pieces = [_Piece(e.start, e.end, e.text, _edit_tag(e, live)) for e in edits]
+    pieces = [Piece(e.start, e.end, e.text, _edit_tag(e, live)) for e in edits]
     proofs: dict[int, list[int]] = {}
     for i in live:
         proofs.setdefault(patches[i][0].closer_end, []).append(i)
@@ -928,22 +926,28 @@ def _check_written(
     for closer_end, idxs in proofs.items():
         g = patches[idxs[0]][0]
         complete[closer_end] = g.kind == "admitted" or g.closer_start in closed
-        pieces.append(_Piece(closer_end, closer_end, _type_check(str(closer_end), g.lemma), f"ty{closer_end}"))
+        pieces.append(Piece(closer_end, closer_end, _type_check(str(closer_end), g.lemma), f"ty{closer_end}"))
+        if g.kind == "admitted":  # Coq asked once more: the lemma's type is a proposition
+            pieces.append(Piece(closer_end, closer_end, admitted_probe(str(closer_end), g.lemma), f"so{closer_end}"))
+        else:  # ... the goal each admit stood for is a proposition
+            for i in idxs:
+                gi = patches[i][0]
+                pieces.append(Piece(gi.start, gi.start, admit_probe(str(gi.start)), f"sa{i}"))
         if complete[closer_end]:
             pieces.append(
-                _Piece(closer_end, closer_end, _assumption_check(str(closer_end), g.lemma), f"pa{closer_end}")
+                Piece(closer_end, closer_end, _assumption_check(str(closer_end), g.lemma), f"pa{closer_end}")
             )
         if g.section_end is not None and closer_end in info.outer_types:
             pieces.append(
-                _Piece(g.section_end, g.section_end, _type_check(f"o{closer_end}", g.lemma), f"oty{closer_end}")
+                Piece(g.section_end, g.section_end, _type_check(f"o{closer_end}", g.lemma), f"oty{closer_end}")
             )
         if not complete[closer_end]:
             for i in idxs:
                 gi = patches[i][0]
-                pieces.append(_Piece(gi.end, gi.end, b"\nGuarded.\n", f"guard{i}"))
+                pieces.append(Piece(gi.end, gi.end, b"\nGuarded.\n", f"guard{i}"))
     # pieces are sorted by (start, end), stably: a replacement ending at X comes before the checks inserted
     # at X, and those keep the order they were added in
-    asm = _Assembly(original, pieces)
+    asm = Assembly(original, pieces)
     run = _compile(asm.source, patches[live[0]][0], timeout)
 
     def refuse_all(msg: str) -> None:
@@ -1028,6 +1032,10 @@ def _check_written(
         st = states[i]
         st.reasons.extend(_sentence_problems(goal, seen.get(f"patch{i}", [])))
         st.complete = complete[goal.closer_end]
+        sort = read_admitted_probe(run.outputs, str(goal.closer_end)) if goal.kind == "admitted" \
+            else read_admit_probe(run.stdout, str(goal.start))
+        if sort != "prop":
+            st.reasons.append(f"Coq does not confirm that the goal is a proposition ({sort})")
         ty = run.outputs.get(f"{_TAG}_ty_{goal.closer_end}")
         if ty is None:
             st.reasons.append("the type check did not run")
@@ -1062,15 +1070,16 @@ class _Ctx:
     edits: tuple[Edit, ...]
     timeout: float
     allowed: frozenset[str]
+    allow_open: bool = False
 
 
 def _resolve(ctx: _Ctx, goal: Goal, names: Sequence[str]) -> dict[str, str]:
     """Full paths of printed names, by `Locate` right after the proof (written form, truncated there)."""
-    pieces = [_Piece(e.start, e.end, e.text, f"edit{k}") for k, e in enumerate(ctx.edits)]
+    pieces = [Piece(e.start, e.end, e.text, f"edit{k}") for k, e in enumerate(ctx.edits)]
     for k, n in enumerate(names):
         cmd = f'\nRedirect "{_TAG}_loc_{k}" Locate {n}.\n'.encode()
-        pieces.append(_Piece(goal.closer_end, goal.closer_end, cmd, f"loc{k}"))
-    asm = _Assembly(ctx.original, pieces, truncate=goal.closer_end)
+        pieces.append(Piece(goal.closer_end, goal.closer_end, cmd, f"loc{k}"))
+    asm = Assembly(ctx.original, pieces, truncate=goal.closer_end)
     run = _compile(asm.source, goal, ctx.timeout)
     out: dict[str, str] = {}
     for k, n in enumerate(names):
@@ -1081,7 +1090,7 @@ def _resolve(ctx: _Ctx, goal: Goal, names: Sequence[str]) -> dict[str, str]:
 
 
 def _apply_policy(ctx: _Ctx, goal: Goal, entries: list[tuple[str, str, str | None]], st: _State) -> None:
-    problems, _ = _judge(entries, goal, None, {}, ctx.allowed)
+    problems, _, _ = _judge(entries, goal, None, {}, ctx.allowed)
     if not problems:
         return
     stem = goal.file.stem
@@ -1091,16 +1100,47 @@ def _apply_policy(ctx: _Ctx, goal: Goal, entries: list[tuple[str, str, str | Non
         if h == "Axioms" and u is None and not n.split(".")[-1].startswith(HOLE_PREFIX) and not _allowed(n, goal, stem)
     ]
     paths = _resolve(ctx, goal, disputed) if disputed else {}
-    problems, _ = _judge(entries, goal, None, paths, ctx.allowed)
+    project_open = None
+    if ctx.allow_open:
+        project_open = frozenset(p for p in paths.values() if _admitted_in_project(p, goal, ctx.timeout))
+    problems, _, opens = _judge(entries, goal, None, paths, ctx.allowed, project_open)
     if problems and goal.kind == "admit":
         base = _baseline(ctx.original, goal, ctx.timeout, ctx.header)
         if base is not None:
-            problems, tolerated = _judge(entries, goal, base, paths, ctx.allowed)
+            problems, tolerated, opens = _judge(entries, goal, base, paths, ctx.allowed, project_open)
             if tolerated:
                 st.warnings.append(
                     "the rest of the proof already depends on " + ", ".join(sorted(set(tolerated)))
                 )
     st.reasons.extend(problems)
+    st.opens = tuple(dict.fromkeys(opens))
+
+
+_DECLARED: "OrderedDict[_CacheKey, frozenset[str]]" = OrderedDict()
+
+
+def _admitted_in_project(path: str, goal: Goal, timeout: float) -> bool:
+    """Whether the full name `path` is a lemma that another file of the goal's project closes by `Admitted`
+    (Coq's own sentences of that file, compiled once per file digest; an axiom, a library's lemma or a name of
+    the goal's own file is not)."""
+    found = source_of_logical(path, goal.env.args, goal.env.workdir or goal.file.parent)
+    if found is None or found[0].resolve() == Path(goal.file).resolve():
+        return False
+    file, inside = found
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return False
+    key = (hashlib.sha256(data).hexdigest(), str(file), goal.env.args)
+    with _LOCK:
+        admitted = _DECLARED.get(key)
+    if admitted is None:
+        run = run_coqc(data, file.stem, goal.env.args, timeout=timeout, load_dir=goal.env.workdir)
+        if run.timed_out or run.error is not None:
+            return False
+        admitted = frozenset(declared_names([x.text for x in run.sentences]).admitted)
+        _cache_put(_DECLARED, key, admitted)
+    return ".".join(inside) in admitted
 
 
 def _check_incomplete(ctx: _Ctx, patches: Sequence[tuple[Goal, str]], live: list[int], states: list[_State]) -> None:
@@ -1111,7 +1151,7 @@ def _check_incomplete(ctx: _Ctx, patches: Sequence[tuple[Goal, str]], live: list
     for i in live:
         if not states[i].complete and not states[i].reasons:
             pending.setdefault(patches[i][0].closer_start, []).append(i)
-    patch_pieces = [_Piece(e.start, e.end, e.text, _edit_tag(e, live)) for e in edits if e.what != "close"]
+    patch_pieces = [Piece(e.start, e.end, e.text, _edit_tag(e, live)) for e in edits if e.what != "close"]
     for k, (_, idxs) in enumerate(sorted(pending.items()), start=1):
         g = patches[idxs[0]][0]
         weak = "checked: the { } block closes its goal, guard condition, statement, tactics only"
@@ -1120,7 +1160,7 @@ def _check_incomplete(ctx: _Ctx, patches: Sequence[tuple[Goal, str]], live: list
                 states[i].warnings.append(f"not kernel-checked (the proof uses admit inside other tactics); {weak}")
             continue
         filled = {patches[i][0].start for i in idxs}
-        asm = _Assembly(original, [*patch_pieces, *_hole_pieces(g, k, filled)], truncate=g.closer_end)
+        asm = Assembly(original, [*patch_pieces, *_hole_pieces(g, k, filled)], truncate=g.closer_end)
         run = _compile(asm.source, g, timeout)
         pa = run.outputs.get(f"{_TAG}_pa_h{k}")
         if pa is not None:

@@ -1,5 +1,8 @@
 """Independent check of a proof of a Lean `sorry` before anything is shown or written.
 
+Only a goal whose `sort` is "prop" (Lean said its `sorry` stands for a proof, `LeanProver.sort_of`) is checked at
+all: a definition's body, an instance's fields or a witness is refused whatever the script.
+
 The whole file is run again by the REPL (a fresh environment, nothing of the search reused) with the proof in
 place of the `sorry`, and two commands appended at the end, for the declaration `D` that held it (its full name):
 `#check @D` and `#print axioms D`. The same is done once for the original file (cached per file digest). The proof
@@ -17,6 +20,12 @@ is accepted only when:
    that asked for this said "no axiom the original did not use"; taken literally that refuses nearly every `simp`
    or `omega` proof of a `by sorry` (whose only axiom is `sorryAx`), which no Lean user would want. A user-declared
    `axiom`, `Lean.ofReduceBool` (`native_decide`) and anything else stays refused.
+7. With `allow_open` (auto-prove's default; `--strict` turns it off), a proof whose only extra axiom is `sorryAx` is
+   accepted when that `sorryAx` comes from the file's own open lemmas: the patched file is run once more with each
+   earlier declaration that still has a `sorry` stated as an axiom of the same name and signature; that copy must
+   elaborate, `#check @D` must be unchanged, and `#print axioms D` must then list, besides the allowed axioms, only
+   those open lemmas — which are reported in `Verdict.depends_on_open`. A `sorry` of an imported module (another
+   file of the project, or a library) cannot be told apart this way and stays refused.
 
 Both forms of rule 2 are tried when the first does not elaborate (the `sorry`'s position is guessed lexically).
 """
@@ -32,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from .goals import Goal
-from .lean_source import enclosing_declaration, line_col_to_offset, qualified_name
+from .lean_source import enclosing_declaration, line_col_to_offset, open_lemmas_as_axioms, qualified_name
 from .patch import render_lean_replacement, sorry_in_term_position
 from .verify import Verdict
 
@@ -93,15 +102,19 @@ def _run_checked(prover: "LeanProver", goal: Goal, text: str, decl: str, timeout
 
 
 def verify_lean(goal: Goal, tactics: Sequence[str], prover: "LeanProver", *, original: bytes | None = None,
-                timeout: float = 300.0) -> tuple[Verdict, str]:
+                timeout: float = 300.0, allow_open: bool = False) -> tuple[Verdict, str]:
     """Check a tactic script for a Lean goal; returns the verdict and the replacement text that was checked
-    (write `verdict.patched`, which holds the whole file, only when `verdict.ok`)."""
+    (write `verdict.patched`, which holds the whole file, only when `verdict.ok`). `allow_open`: accept a proof
+    that stands on open lemmas of the same file (rule 7), listed in `Verdict.depends_on_open`."""
     t0 = time.monotonic()
     data = original if original is not None else goal.file.read_bytes()
 
     def refuse(*reasons: str) -> tuple[Verdict, str]:
         return Verdict(False, reasons, time.monotonic() - t0, ()), ""
 
+    if not goal.fillable:  # a second line of defence: such goals are never searched in the first place
+        return refuse(f"the placeholder's type is not a proposition ({goal.sort}): a definition's body is the "
+                      "user's to write")
     if hashlib.sha256(data).hexdigest() != goal.file_digest:
         return refuse("the file changed since its goals were found")
     text = data.decode("utf-8")
@@ -155,11 +168,38 @@ def verify_lean(goal: Goal, tactics: Sequence[str], prover: "LeanProver", *, ori
             extra = sorted(got.axioms - allowed)
             if extra:
                 reasons.append("uses axioms the original did not: " + ", ".join(extra))
+        opens: tuple[str, ...] = ()
+        if allow_open and not others and got.axioms is not None and sorted(got.axioms - allowed) == ["sorryAx"] \
+                and len(reasons) == 1:
+            opens, why = _open_lemmas_used(prover, goal, patched_text, d.start, decl, base, allowed, timeout)
+            reasons = [] if opens else [why]
         if not reasons:
             warnings = ("other sorries of this declaration remain: it still depends on sorryAx",) if others else ()
             return Verdict(True, (), time.monotonic() - t0, tuple(sorted(got.axioms or ())), complete=not others,
-                           warnings=warnings, patched=patched_text.encode("utf-8")), replacement
+                           warnings=warnings, patched=patched_text.encode("utf-8"),
+                           depends_on_open=opens), replacement
         last_reasons = tuple(reasons)
         if not any(r.startswith("line ") for r in reasons):
             break  # it elaborated: the other form would not change the verdict
     return Verdict(False, last_reasons, time.monotonic() - t0, ()), ""
+
+
+def _open_lemmas_used(prover: "LeanProver", goal: Goal, patched_text: str, before: int, decl: str, base: _Checked,
+                      allowed: frozenset[str] | set[str], timeout: float) -> tuple[tuple[str, ...], str]:
+    """Rule 7: which open lemmas of the file the proof's `sorryAx` comes from — the patched file run once more with
+    every earlier declaration that still has a `sorry` stated as an axiom of its own name
+    (`lean_source.open_lemmas_as_axioms`). The proof stands on open lemmas only if that copy elaborates without
+    error, the statement is the same, and `#print axioms D` then lists no `sorryAx` and nothing beyond the allowed
+    axioms and those open lemmas. Returns (the open lemmas used, as written) or ((), why not)."""
+    variant, names = open_lemmas_as_axioms(patched_text, before)
+    if not names:
+        return (), "uses sorryAx, and no earlier declaration of this file is an open lemma it could come from"
+    got = _run_checked(prover, goal, variant, decl, timeout)
+    errors = [m for m in got.response.errors if m.line < got.appended_line]
+    if got.response.error is not None or errors or got.check != base.check or got.axioms is None:
+        return (), "uses sorryAx; with the file's open lemmas stated as axioms it does not check the same way"
+    extra = sorted(got.axioms - set(allowed) - set(names))
+    if extra:
+        return (), "uses axioms the original did not: " + ", ".join(extra)
+    used = tuple(names[n] for n in sorted(got.axioms & set(names)))
+    return used, ("" if used else "uses sorryAx")

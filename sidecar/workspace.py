@@ -8,9 +8,9 @@ import hashlib
 import logging
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import AutoProveError, SourceError
 from .goals import FileGoals, Goal, find_goals
@@ -76,8 +76,12 @@ class FileProblem:
 
 
 def discover(files: Sequence[Path], backend: str = "auto",
-             on_file: Callable[[Path, FileGoals | None], None] | None = None) -> tuple[list[Goal], list[FileProblem]]:
-    """Find the goals of every file; a file that fails is reported and the others go on."""
+             on_file: Callable[[Path, FileGoals | None], None] | None = None,
+             needs: Mapping[Path, frozenset[Path]] | None = None) -> tuple[list[Goal], list[FileProblem]]:
+    """Find the goals of every file; a file that fails is reported and the others go on. `needs` (Coq: the project
+    files each file loads, from the build) gives each goal its `deps_digest`."""
+    from .build import dependency_digest
+
     goals: list[Goal] = []
     problems: list[FileProblem] = []
     for f in files:
@@ -94,7 +98,8 @@ def discover(files: Sequence[Path], backend: str = "auto",
             continue
         if fg.error:
             problems.append(FileProblem(f, fg.error_line, fg.error.removeprefix(f"line {fg.error_line}: ")))
-        goals.extend(fg.goals)
+        deps = dependency_digest((needs or {}).get(f, ()))
+        goals.extend(replace(g, deps_digest=deps) if deps else g for g in fg.goals)
         if on_file:
             on_file(f, fg)
     return goals, problems
@@ -133,8 +138,10 @@ def write_verified(outcomes: Sequence[GoalOutcome], verify_timeout: float = 300.
 
         def check(chosen: list[GoalOutcome]) -> bytes | None:
             headers = sorted({o.header for o in chosen if o.header})
+            # a proof accepted as standing on the project's open lemmas is checked by the same rule again
             v = verify_file(f, [(o.goal, o.replacement or "") for o in chosen], original=data,
-                            timeout=verify_timeout, header=headers)
+                            timeout=verify_timeout, header=headers,
+                            allow_open=any(o.depends_on_open for o in chosen))
             return v.patched if v.ok else None
 
         patched = check(outs)

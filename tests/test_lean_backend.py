@@ -21,7 +21,7 @@ from sidecar.lean_source import (
 )
 from sidecar.patch import render_lean_replacement, sorry_in_term_position
 from sidecar.provers.base import ProofState
-from sidecar.provers.lean import parse_goal, parse_response
+from sidecar.provers.lean import SORT_PROBE, parse_goal, parse_response, sort_from_probe
 from sidecar.strategies import SearchContext, strategy_for
 from sidecar.verify_lean import STANDARD_AXIOMS, parse_axioms
 
@@ -154,3 +154,41 @@ def test_lean_strategy_is_general_and_gated() -> None:
     more = [c.tactic for c in strat.candidates(state, SearchContext(extra={"mathlib": True,
                                                                            "lean_version": "v4.22.0"}), 0)]
     assert {"linarith", "norm_num", "ring", "positivity", "nlinarith", "aesop", "grind"} <= set(more)
+
+
+APPLY_FAILED = ("Lean error:\nTactic `apply` failed: could not unify the conclusion of `@Classical.byContradiction`\n"
+                "  ?p\nwith the goal\n  Nat\n\nNote: The full type of `@Classical.byContradiction` is\n"
+                "  ∀ {p : Prop}, (¬p → False) → p\n\n⊢ Nat")
+
+
+@pytest.mark.parametrize("answer, sort", [
+    # `apply` succeeded: one new goal `¬T → False` (the shape of a recorded ProofStep success)
+    ({"proofStatus": "Incomplete: open goals remain", "proofState": 1, "goals": ["case h\n⊢ ¬1 = 1 → False"]},
+     "prop"),
+    ({"proofStatus": "Incomplete: open goals remain", "proofState": 3,
+      "goals": ["case h\nx : Nat\nh1 : x = 2\n⊢ ¬x = 2 →\n    False"]}, "prop"),
+    # `apply`'s unification error naming the probe's theorem (Lean ≥ 4.2x wording, and the target-with-arrows form)
+    ({"message": APPLY_FAILED}, "data"),
+    ({"message": APPLY_FAILED.replace("the conclusion of", "the type of")}, "data"),
+    # the earlier wording (`throwApplyError` before the rewording; it names no theorem)
+    ({"message": "Lean error:\ntactic 'apply' failed, failed to unify\n  ?p\nwith\n  Nat\n⊢ Nat"}, "data"),
+    # everything else: unknown (fail closed)
+    (None, "unknown"),  # no answer (timed out)
+    ({"message": "Unknown proof state."}, "unknown"),
+    ({"message": "Lean error:\n<input>:1:1: unknown tactic"}, "unknown"),  # recorded in unknown_tactic
+    ({"message": "Lean error:\nTactic `apply` failed: could not unify the type of `?succ`\n  n✝ + 1 = 0\nwith the "
+                 "goal\n  true = true\n\nn✝ : Nat\n⊢ true = true"}, "unknown"),  # recorded: another term's failure
+    ({"message": "Lean error:\n(deterministic) timeout at `isDefEq`, maximum number of heartbeats (200000)"},
+     "unknown"),
+    ({"proofStatus": "Incomplete: contains sorry", "proofState": 1, "goals": [],  # an error logged, not thrown
+      "messages": [{"severity": "error", "pos": {"line": 0, "column": 0}, "endPos": {"line": 0, "column": 0},
+                    "data": "Unknown identifier `_root_.Classical.byContradiction`"}]}, "unknown"),
+    ({"proofStatus": "Completed", "proofState": 1, "goals": []}, "unknown"),  # not what the probe does
+    ({"proofStatus": "Incomplete: open goals remain", "proofState": 1, "goals": ["⊢ Nat"]}, "unknown"),
+    ({"proofStatus": "Incomplete: open goals remain", "proofState": 1,
+      "goals": ["case h\n⊢ ¬1 = 1 → False", "⊢ Prop"]}, "unknown"),
+])
+def test_what_the_sort_probe_answer_says(answer: dict[str, object] | None, sort: str) -> None:
+    """The reading of the REPL's answer to `apply _root_.Classical.byContradiction` on a sorry's proof state."""
+    assert sort_from_probe(None if answer is None else parse_response(answer)) == sort
+    assert SORT_PROBE == "apply _root_.Classical.byContradiction"

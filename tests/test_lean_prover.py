@@ -26,8 +26,9 @@ from conftest import RawLsp, cli_env
 from lean_standin import repl as standin
 from sidecar.endpoint import read_endpoint
 from sidecar.errors import ProverUnavailable
+from sidecar.goals import find_lean_goals
 from sidecar.provers.base import Environment, ProofState
-from sidecar.provers.lean import LeanProver, find_toolchain
+from sidecar.provers.lean import SORT_PROBE, LeanProver, find_toolchain
 from sidecar.search import Search, SearchBudget
 from sidecar.strategies import Candidate, SearchContext
 
@@ -239,3 +240,108 @@ def test_cli_bank_on_lean_runs_and_counts_every_lemma(lean: Path, tmp_path: Path
     assert (doc["backend"], doc["total"], doc["solved"]) == ("lean", 3, 0)
     assert all(g["status"] == "error" and "refused" in g["message"] for g in doc["goals"])
     assert "solved 0/3" in run.stdout
+
+
+# --------------------------------------------------------------------------------------------------
+# only propositions are goals: the sort probe through the stand-in (answers hand-written in the recorded shape,
+# tests/lean_standin/handwritten/README.md; recorded sessions up to the probe)
+
+
+def first_command(folder: Path, name: str) -> str:
+    return json.loads((folder / f"{name}.in").read_text().split("\n\n")[0])["cmd"]
+
+
+DEFINITIONS = first_command(standin.HANDWRITTEN_TRANSCRIPTS, "sort_definitions")
+
+
+@pytest.mark.parametrize("recorded, sort", [
+    ("tactic_sorry", "data"),  # def f : Nat := by sorry
+    ("term_sorry", "data"),  # def f : Nat := sorry
+    ("readme", "data"),  # def f (x : Unit) : Nat := by sorry
+    ("dup_sorries", "prop"),  # theorem thm1 : 1 = 1 := sorry
+    ("assumption_proof", "prop"),  # theorem aa (x : Nat) (h1 : x  = 2) : x = 2 := by sorry
+    ("invalid_tactic", "prop"),
+    ("proof_branching", "prop"),
+    ("sorry_hypotheses", "unknown"),  # no answer to the probe: the stand-in's off-record error
+])
+def test_goals_carry_the_sort_lean_gave(lean: Path, prover: LeanProver, recorded: str, sort: str) -> None:
+    """`find_lean_goals` runs the file, then asks the same REPL about each sorry with the probe."""
+    f = lean / "A.lean"
+    f.write_text(first_command(standin.default_transcripts(), recorded))
+    (goal,) = find_lean_goals(f, prover=prover, timeout=30).goals
+    assert goal.sort == sort and goal.fillable is (sort == "prop")
+
+
+def test_definitions_instances_and_witnesses_are_data(lean: Path, prover: LeanProver) -> None:
+    """A `def` of a function, an `instance`, the witness of `⟨sorry, rfl, sorry⟩`: data; the proof in that same
+    constructor, a `def` whose type is a proposition and a theorem about the sorried `def`: propositions."""
+    f = lean / "Defs.lean"
+    f.write_text(DEFINITIONS)
+    found = find_lean_goals(f, prover=prover, timeout=30)
+    assert [(g.lemma, g.line, g.column, g.sort) for g in found.goals] == [
+        ("f", 4, 21, "data"), ("instance", 6, 28, "data"), ("ex", 8, 41, "data"), ("ex", 8, 53, "prop"),
+        ("d", 10, 17, "prop"), ("t", 13, 2, "prop")]
+
+
+def test_sort_of_needs_the_repl_that_ran_the_file(lean: Path, prover: LeanProver, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A goal that shows a metavariable is not probed; a proof state of a REPL that is gone is not asked about."""
+    log = tmp_path / "standin.jsonl"
+    monkeypatch.setenv(standin.LOG_VAR, str(log))
+    source = first_command(standin.default_transcripts(), "assumption_proof")
+    prover.run_file(lean / "A.lean", source, lean, 20)
+    assert prover.sort_of(0, 10, goal="x : ?m.12\n⊢ x") == "unknown"
+    assert prover.sort_of(0, 10, goal="x : Nat\nh1 : x = 2\n⊢ x = 2") == "prop"
+    queries = [json.loads(e["lines"][0]) for e in map(json.loads, log.read_text().splitlines())
+               if e.get("event") == "query"]
+    assert [q.get("tactic") for q in queries] == [None, SORT_PROBE]
+    for pid in prover.pids():
+        psutil.Process(pid).send_signal(signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(p) for p in prover.pids() if psutil.pid_exists(p)], timeout=5)
+    assert prover.sort_of(0, 10) == "unknown"
+    prover.enter(env_for(lean, source), timeout=20)  # a new REPL: its proof state 0 is not the one asked about
+    assert prover.sort_of(0, 10) == "unknown"
+
+
+def cli_prove(lean: Path, f: Path, out: Path, extra: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    env, _ = cli_env({"AUTOPROVE_LAKE": os.environ["AUTOPROVE_LAKE"],
+                      "AUTOPROVE_LEAN_REPL": os.environ["AUTOPROVE_LEAN_REPL"], **(extra or {})})
+    run = subprocess.run([sys.executable, "-m", "sidecar", "prove", str(f), "--budget", "3", "--json", str(out)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    goals: list[dict[str, Any]] = json.loads(out.read_text())["goals"]
+    return goals
+
+
+def test_cli_lists_definitions_as_data_and_never_fills_them(lean: Path, tmp_path: Path) -> None:
+    """`auto-prove prove` on a Lean file with definitions: each data sorry is reported `kind: "data"`, `skipped`,
+    "a definition's body: not filled", with no proof; the propositions are searched (the stand-in cannot answer the
+    search's tactics, so none is proved) and the file is left alone."""
+    f = lean / "Defs.lean"
+    f.write_text(DEFINITIONS)
+    goals = cli_prove(lean, f, tmp_path / "r.json")
+    data = [(g["line"], g["name"], g["kind"], g["status"], g["message"], g["proof"]) for g in goals
+            if g["kind"] == "data"]
+    assert data == [(4, "f", "data", "skipped", "a definition's body: not filled", None),
+                    (6, "instance", "data", "skipped", "a definition's body: not filled", None),
+                    (8, "ex", "data", "skipped", "a definition's body: not filled", None)]
+    props = [(g["line"], g["name"], g["kind"]) for g in goals if g["kind"] != "data"]
+    assert props == [(8, "ex", "sorry"), (10, "d", "sorry"), (13, "t", "sorry")]
+    assert all(g["status"] in ("exhausted", "timeout") for g in goals if g["kind"] != "data")
+    assert f.read_text() == DEFINITIONS
+
+
+def test_cli_never_searches_a_sorry_lean_did_not_confirm(lean: Path, tmp_path: Path) -> None:
+    """No answer to the probe (here: off the record) means "unknown", treated as data: skipped, and the REPL is
+    asked nothing beyond the file and the probe — no search starts."""
+    from sidecar.sorts import SKIP_MESSAGES
+
+    f = lean / "Main.lean"
+    f.write_text(first_command(standin.default_transcripts(), "sorry_hypotheses"))
+    log = tmp_path / "standin.jsonl"
+    goals = cli_prove(lean, f, tmp_path / "r.json", {standin.LOG_VAR: str(log)})
+    assert [(g["line"], g["name"], g["kind"], g["status"], g["message"]) for g in goals] == [
+        (1, "foo", "data", "skipped", SKIP_MESSAGES["unknown"])]
+    events = [e for e in map(json.loads, log.read_text().splitlines()) if e["program"] == "repl"]
+    assert [e["event"] for e in events] == ["start", "query", "query"]
+    assert json.loads(events[2]["lines"][0]) == {"proofState": 0, "tactic": SORT_PROBE}

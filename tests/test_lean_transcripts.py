@@ -45,6 +45,8 @@ REPL = STANDIN / "repl.py"
 TRANSCRIPTS = standin.default_transcripts()
 RECORDED = sorted(p.name[: -len(".expected.out")] for p in TRANSCRIPTS.glob("*.expected.out"))
 UNANSWERED = sorted(p.stem for p in TRANSCRIPTS.glob("*.in") if not (TRANSCRIPTS / f"{p.stem}.expected.out").exists())
+HANDWRITTEN = standin.HANDWRITTEN_TRANSCRIPTS  # NOT recorded: written in the recorded shape (its README)
+HAND_WRITTEN = sorted(p.name[: -len(".expected.out")] for p in HANDWRITTEN.glob("*.expected.out"))
 LEAN_TOOLCHAIN = f"leanprover/lean4:{standin.RECORDED_LEAN_VERSION}"
 REQUEST_TIMEOUT = 10.0
 OFF_RECORD = {"message": standin.OFF_RECORD_MESSAGE}
@@ -245,6 +247,28 @@ def test_transcript_through_lean_interact(server: LeanServer, name: str) -> None
     replay(server, name)
 
 
+@pytest.mark.parametrize("name", HAND_WRITTEN)
+def test_handwritten_transcript_through_lean_interact(server: LeanServer, name: str) -> None:
+    """The hand-written transcripts (the sort probe's answers) are in the recorded shape: each request is one of
+    lean-interact's request classes with declared fields only, and each answer validates against its response
+    models and dumps back to exactly what was written, as every recorded answer does."""
+    replay(server, name, HANDWRITTEN)
+
+
+def test_handwritten_transcripts_extend_recorded_sessions_verbatim() -> None:
+    """A hand-written transcript named after a recorded one repeats that session's first request and answer byte
+    for byte before adding the probe; the stand-in answers from the recorded folder first."""
+    recorded = {t.name: t for t in standin.load_transcripts(TRANSCRIPTS)}
+    extended = 0
+    for t in standin.load_transcripts(HANDWRITTEN):
+        base = recorded.get(t.name.removeprefix("sort_"))
+        assert all(r.get("tactic") == "apply _root_.Classical.byContradiction" for r in t.requests[1:]), t.name
+        if base is not None:
+            assert (t.requests[0], t.answers[0]) == (base.requests[0], base.answers[0]), t.name
+            extended += 1
+    assert extended >= 5 and standin.transcript_folders() == [TRANSCRIPTS, HANDWRITTEN]
+
+
 def test_auto_lean_server_replays_a_transcript(lean_setup: LeanSetup) -> None:
     """`AutoLeanServer` talks the same way (its memory watch is turned off: a busy machine would make it restart)."""
     server = AutoLeanServer(backend_config(lean_setup), max_total_memory=1.0, max_process_memory=None)
@@ -280,12 +304,14 @@ def test_transcripts_folder_is_configurable(lean_setup: LeanSetup, tmp_path: Pat
 # the stand-in alone, over pipes
 
 
-@pytest.mark.parametrize("name", RECORDED)
-def test_standin_prints_the_recording_byte_for_byte(name: str) -> None:
-    """`repl < NAME.in` prints `NAME.expected.out` exactly (the REPL's test.sh check), raw line breaks included."""
-    run = run_standin((TRANSCRIPTS / f"{name}.in").read_bytes())
+@pytest.mark.parametrize("folder, name", [(TRANSCRIPTS, n) for n in RECORDED] +
+                         [(HANDWRITTEN, n) for n in HAND_WRITTEN])
+def test_standin_prints_the_recording_byte_for_byte(folder: Path, name: str) -> None:
+    """`repl < NAME.in` prints `NAME.expected.out` exactly (the REPL's test.sh check), raw line breaks included; the
+    hand-written transcripts loaded beside the recorded ones change no recorded answer."""
+    run = run_standin((folder / f"{name}.in").read_bytes())
     assert (run.returncode, run.stderr) == (0, b"")
-    assert run.stdout == (TRANSCRIPTS / f"{name}.expected.out").read_bytes()
+    assert run.stdout == (folder / f"{name}.expected.out").read_bytes()
 
 
 def test_standin_answers_one_request_at_a_time_over_pipes() -> None:
@@ -348,6 +374,22 @@ def test_standin_answers_malformed_input_instead_of_crashing() -> None:
     assert not_object["message"].startswith("Could not parse as a valid JSON command:\n")
     assert no_command["message"].startswith("Could not parse as a valid JSON command:\n")
     assert recorded == answers[0]
+
+
+def test_transcript_folders_are_configurable_as_a_list(tmp_path: Path) -> None:
+    """`AUTOPROVE_LEAN_TRANSCRIPTS` may name several folders (`os.pathsep`); they are read in that order."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "mine.in").write_text('{"cmd": "example : True := trivial"}\n', encoding="utf-8")
+    (tmp_path / "a" / "mine.expected.out").write_text('{"env": 0}\n\n', encoding="utf-8")
+    folders = os.pathsep.join([str(tmp_path / "a"), str(TRANSCRIPTS)])
+    stdin = b'{"cmd": "example : True := trivial"}\n\n'
+    assert answers_of(run_standin(stdin, env={standin.TRANSCRIPTS_VAR: folders}).stdout) == [{"env": 0}]
+    step = (b'{"cmd": "def f : Nat := by sorry"}\n\n'
+            b'{"proofState": 0, "tactic": "apply _root_.Classical.byContradiction"}\n\n')
+    only_recorded = answers_of(run_standin(step, env={standin.TRANSCRIPTS_VAR: str(TRANSCRIPTS)}).stdout)
+    assert only_recorded[1] == OFF_RECORD
+    default = answers_of(run_standin(step).stdout)
+    assert default[0] == only_recorded[0] and "could not unify" in default[1]["message"]
 
 
 def test_standin_without_transcripts_fails_loudly(tmp_path: Path) -> None:

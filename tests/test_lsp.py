@@ -180,6 +180,61 @@ async def test_edit_during_search_requeues_and_never_offers_a_stale_edit(client:
 
 
 @pytest.mark.asyncio
+async def test_data_skipped_and_open_lemma_proofs_labelled(client: LanguageClient) -> None:
+    """A definition's body is never searched or offered; a proof standing on an open lemma says so."""
+    f = client.root / "Trust.v"  # type: ignore[attr-defined]
+    src = ("Definition f (b : bool) : bool.\nAdmitted.\n\n"
+           "Fixpoint sum (n : nat) : nat := match n with 0 => 0 | S k => n + sum k end.\n"
+           "Lemma helper : forall n : nat, sum n = 0.\nAdmitted.\n\n"
+           "Lemma uses_helper : sum 5 + 0 = 0.\nProof.\nAdmitted.\n")
+    uri = open_file(client, f, src)
+    ds = await until(lambda: (lambda ds: ds if len(ds) == 3 and all(
+        d.code in ("proved", "exhausted", "timeout", "skipped") for d in ds) else None)(ours(client, uri)), 120,
+        "all three goals settled")
+    by_line = {d.range.start.line: d for d in ds}
+    assert by_line[1].code == "skipped" and by_line[1].message == "a definition's body: not filled"
+    assert await quick_fixes(client, uri, by_line[1]) == []
+    hov = await client.text_document_hover_async(T.HoverParams(
+        text_document=T.TextDocumentIdentifier(uri=uri), position=by_line[1].range.start))
+    assert hov is not None and "a definition's body: not filled" in hov.contents.value  # type: ignore[union-attr]
+    d = by_line[9]
+    assert d.code == "proved" and "proof found (verified, uses 1 open lemma: helper)" in d.message, d
+    (a,) = await quick_fixes(client, uri, d)
+    assert a.title == "Insert verified proof (auto-prove; uses 1 open lemma: helper)" and not a.is_preferred
+
+
+@pytest.mark.asyncio
+async def test_fix_stays_offered_when_nothing_it_depends_on_changed(client: LanguageClient) -> None:
+    """Applying the quick fix of a goal below another leaves the other's fix offered at once, never re-queued:
+    a Coq proof depends only on the text up to its own end."""
+    f = client.root / "Keep.v"  # type: ignore[attr-defined]
+    src = "Lemma a : forall n : nat, n = n.\nAdmitted.\n\nLemma b : forall n : nat, n + 0 = n.\nAdmitted.\n"
+    uri = open_file(client, f, src)
+    ds = await until(lambda: (lambda ds: ds if len(ds) == 2 and all(d.code == "proved" for d in ds) else None)(
+        ours(client, uri)), 90, "both goals proved")
+    da, db = sorted(ds, key=lambda d: d.range.start.line)
+    (fix_b,) = await quick_fixes(client, uri, db)
+    text = apply_edits(src, list(fix_b.edit.document_changes[0].edits))  # type: ignore[union-attr, index, arg-type]
+    seen: list[str] = []
+    client.text_document_did_change(T.DidChangeTextDocumentParams(
+        text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[T.TextDocumentContentChangeWholeDocument(text=text)]))
+    # at once, before the server has looked at the new text, and all along after it: a's fix is offered
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 4.0:
+        acts = await quick_fixes(client, uri, da)
+        assert len(acts) == 1, (time.monotonic() - t0, acts)
+        assert acts[0].edit.document_changes[0].text_document.version == 2  # type: ignore[union-attr, index]
+        seen += [d.code for d in ours(client, uri) if d.range.start.line == da.range.start.line]  # type: ignore[misc]
+        await asyncio.sleep(0.1)
+    assert set(seen) == {"proved"}, seen  # never queued or searched again
+    final = apply_edits(text, list(acts[0].edit.document_changes[0].edits))  # type: ignore[union-attr, index]
+    f.write_text(final)
+    c = subprocess.run(["coqc", f.name], cwd=f.parent, capture_output=True, text=True, timeout=120)
+    assert c.returncode == 0 and "Admitted" not in final, c.stdout + c.stderr + final
+
+
+@pytest.mark.asyncio
 async def test_a_file_that_does_not_parse_gets_one_clear_diagnostic(client: LanguageClient) -> None:
     f = client.root / "Broken.v"  # type: ignore[attr-defined]
     uri = open_file(client, f, "Lemma broken : forall n : nat, n = .\nAdmitted.\n")

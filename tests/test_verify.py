@@ -143,11 +143,20 @@ def test_earlier_admitted_lemma_refused(cases: dict[str, list[Goal]]) -> None:
 
 
 def test_breaking_later_code_refused(cases: dict[str, list[Goal]]) -> None:
-    # `Fail Check (eq_refl : magic = 3)` later in the file only holds while magic is opaque
-    v = check(cases["magic"][0], ["exact 3"])
+    # `Fail Check (eq_refl : magic = eq_refl)` later in the file only holds while magic does not compute to eq_refl
+    v = check(cases["magic"][0], ["exact eq_refl"])
     assert refused(v, "no longer compiles at line 24")
-    v = check(cases["magic"][0], ["exact 4"])
+    v = check(cases["magic"][0], ["exact opaque_two"])
     assert v.ok, v.reasons
+
+
+def test_data_placeholder_refused(cases: dict[str, list[Goal]]) -> None:
+    # a definition's body is the user's to write: refused however well it type-checks, also when its sort is
+    # claimed to be a proposition (Coq is asked again in the compile of the patched file)
+    g = cases["data_def"][0]
+    assert g.sort == "data" and cases["magic"][0].sort == "prop"
+    assert refused(check(g, ["exact 0"]), "not a proposition")
+    assert refused(check(replace(g, sort="prop"), ["exact 0"]), "Coq does not confirm that the goal is a proposition")
 
 
 def test_section_variables_accepted(cases: dict[str, list[Goal]]) -> None:

@@ -27,7 +27,7 @@ def currentFileGoals : CommandElabM (Array GoalStatus) := do
 
 /-- `#sorries` lists the open goals (`sorry`s) of the current file, as the auto-prove sidecar
 sees them: position, declaration, status (`queued`, `searching`, `proved`, `exhausted`,
-`timeout`, `error`) and message. The sidecar knows the file as saved on disk. -/
+`timeout`, `skipped` for a placeholder whose type is not a proposition, `error`) and message. The sidecar knows the file as saved on disk. -/
 syntax (name := sorriesCmd) "#sorries" : command
 
 @[command_elab sorriesCmd] def elabSorries : CommandElab := fun _ => do

@@ -124,6 +124,10 @@ syntax (name := autoProveTactic) "auto_prove" : tactic
 
 @[tactic autoProveTactic] def evalAutoProve : Tactic := fun stx => do
   let goal ← getMainGoal
+  -- only a proposition is a goal: a definition's body (data) is the user's to write, however easily
+  -- something type-checks there
+  unless (← isProp (← instantiateMVars (← goal.getType))) do
+    throwError "auto_prove: the goal is not a proposition (a definition's body is yours to write)"
   let goalText := toString (← ppGoal goal)
   let some pos := stx.getPos?
     | throwError "auto_prove: this tactic has no position in the file"

@@ -60,7 +60,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import AutoProveError, ProverCrashed, ProverTimeout, ProverUnavailable, SourceError
-from ..governor import TREE_VAR, tagged_processes, tree_tag
+from ..procs import TREE_VAR, resume_and_kill, spawn, tagged_processes, tree_tag
 from . import coq_xml as X
 from .base import Environment, GoalView, ProofState, TacticResult
 
@@ -163,8 +163,8 @@ class _CoqProcess:
             if limit is not None:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-        try:
-            self.proc = subprocess.Popen(
+        try:  # `spawn`: the process dies with ours, whatever kills us (it may be paused by the CPU governor)
+            self.proc = spawn(
                 argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -172,7 +172,7 @@ class _CoqProcess:
                 cwd=str(cwd),
                 env=env,
                 start_new_session=True,
-                preexec_fn=preexec,
+                preexec=preexec,
             )
         except FileNotFoundError as e:
             raise ProverUnavailable(f"{argv[0]} not found: install Coq (coqidetop.opt)") from e
@@ -242,11 +242,13 @@ class _CoqProcess:
             select.select([], [self._in], [], remaining)
 
     def interrupt(self) -> None:
-        """Send SIGINT (Coq answers the running call with "User interrupt.")."""
-        try:
-            os.kill(self.pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
+        """Send SIGINT (Coq answers the running call with "User interrupt."), and SIGCONT: the CPU governor may
+        have the process paused, and the deadline that sent the SIGINT expects an answer now."""
+        for sig in (signal.SIGINT, signal.SIGCONT):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
 
     def call(
         self, payload: bytes, interrupt_at: float, grace: float, may_interrupt: bool = True
@@ -341,11 +343,7 @@ class _CoqProcess:
             helpers = []
         known = {h.pid for h in helpers} | {self.pid}
         helpers += [p for p in tagged_processes(PROVER_VAR, self.tag) if p.pid not in known]
-        for h in helpers:
-            try:
-                h.kill()
-            except psutil.Error:
-                pass
+        resume_and_kill(helpers)
         psutil.wait_procs(helpers, timeout=2)
 
     def kill(self) -> None:
@@ -364,10 +362,11 @@ class _CoqProcess:
         """Terminate the process group, wait briefly, then kill it; close the pipes."""
         self.kill_helpers()
         if self.alive():
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
+            for sig in (signal.SIGTERM, signal.SIGCONT):  # resumed: a paused process would not see the SIGTERM
+                try:
+                    os.killpg(self.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
             try:
                 self.proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:

@@ -9,6 +9,17 @@ goals left means the path is a complete proof.
 lean-interact kills the REPL when a request overruns its timeout; the next call then starts a new REPL, runs the
 file again and replays the state's path (as the Coq prover does after a crash), up to `max_restarts` per goal.
 
+Whether a `sorry` stands for a proof at all is asked of Lean too (`sort_of`): one probe tactic on its proof state,
+`apply _root_.Classical.byContradiction` (core Lean, `{p : Prop} (h : ¬p → False) : p`). `MVarId.apply` must unify
+the theorem's conclusion, a metavariable `?p : Prop` (or, with fewer arguments, a proposition), with the target, and
+`isDefEq` assigns a metavariable only after `checkTypesAndAssign` has checked `Prop =?= type of the target`
+(Lean/Meta/ExprDefEq.lean, `processAssignment`, the case of a metavariable without arguments): so the probe succeeds
+exactly when the target is a proposition (up to Lean's definitional equality), and fails with `apply`'s unification
+error when it is a type of data (`Nat`, `Nat → Nat`, `Inhabited Foo`, `Prop` itself). Anything else — another
+error, no answer, a REPL restarted since the file ran, a goal showing a metavariable (whose sort unification could
+still choose) — is "unknown", which every caller treats as data. Proof states persist in the REPL, so the probe
+changes nothing the search later starts from.
+
 Everything the REPL answers is read through `parse_response` (one public function, so any recorded transcript can
 be checked against it) into the small typed records below; nothing else here looks at raw JSON.
 """
@@ -17,24 +28,41 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import signal
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ProverCrashed, ProverTimeout, ProverUnavailable, SourceError
+from ..procs import spawn, tree_tag
 from .base import Environment, GoalView, ProofState, TacticResult
 
 __all__ = ["LeanProver", "ReplResponse", "ReplSorry", "ReplMessage", "parse_response", "parse_goal",
-           "find_toolchain", "LeanToolchain", "DEFAULT_TOOLCHAIN"]
+           "find_toolchain", "LeanToolchain", "DEFAULT_TOOLCHAIN", "SORT_PROBE", "SORT_PROBE_TIMEOUT",
+           "PlaceholderSort", "sort_from_probe"]
 
 log = logging.getLogger(__name__)
 
 # The toolchain lean/ pins (lean/lean-toolchain; a test keeps them equal): the newest stable Lean release that
 # lean-interact 0.11 supports. A user's own project keeps its own toolchain; this one is for the bank and lean/.
 DEFAULT_TOOLCHAIN = "leanprover/lean4:v4.35.0"
+
+# What a placeholder stands for, as Lean says (the values of goals.GoalSort): see the module docstring.
+PlaceholderSort = Literal["prop", "data", "unknown"]
+SORT_PROBE = "apply _root_.Classical.byContradiction"  # `_root_`: no namespace or local name can capture it
+SORT_PROBE_TIMEOUT = 30.0
+# `apply`'s unification failure (Lean/Meta/Tactic/Apply.lean `throwApplyError`): "Tactic `apply` failed: could not
+# unify the conclusion of `@Classical.byContradiction`…" (Lean ≥ 4.2x), "tactic 'apply' failed, failed to unify…"
+# (earlier); the REPL answers it as `{"message": "Lean error:\n…"}` (REPL/Main.lean `runProofStep`)
+_APPLY_UNIFY_FAILURE = re.compile(r"\A(?:Lean error:\s*)?[Tt]actic [`']apply[`'] failed[,:]\s*"
+                                  r"(?:could not unify the (?:conclusion|type) of `@?(?:_root_\.)?"
+                                  r"Classical\.byContradiction`|failed to unify)\s")
+_METAVARIABLE = re.compile(r"(?<![\w.'!?₀-₉])\?[A-Za-z_]")  # `?m.12`, `?a`, `?u`: a goal not fully elaborated
 
 
 # --------------------------------------------------------------------------------------------------
@@ -150,6 +178,19 @@ def parse_goal(text: str) -> GoalView:
     return GoalView(tuple(hyps), "\n".join(concl).strip())
 
 
+def sort_from_probe(answer: "ReplResponse | None") -> PlaceholderSort:
+    """What the REPL's answer to `SORT_PROBE` says about the target (None: no answer). "prop": `apply` closed the
+    goal into exactly one new goal `¬T → False`; "data": `apply`'s unification error; anything else "unknown"."""
+    if answer is None:
+        return "unknown"
+    if answer.error is not None:
+        return "data" if _APPLY_UNIFY_FAILURE.match(answer.error) else "unknown"
+    if answer.errors or answer.proof_state is None or len(answer.goals) != 1:
+        return "unknown"
+    new_goal = " ".join(parse_goal(answer.goals[0]).conclusion.split())
+    return "prop" if new_goal.startswith("¬") and new_goal.endswith("→ False") else "unknown"
+
+
 # --------------------------------------------------------------------------------------------------
 # the toolchain
 
@@ -208,6 +249,7 @@ class LeanProver:
         self._start_timeout = start_timeout
         self._lock = threading.RLock()
         self._server: Any = None  # lean_interact.LeanServer
+        self._file_server: Any = None  # the server the last `run_file` ran in
         self._toolchain: LeanToolchain | None = None
         self._env: Environment | None = None
         self._loaded: tuple[str, Path] | None = None  # (source, project) the live REPL has run
@@ -290,10 +332,29 @@ class LeanProver:
             self._check_open()
             self._restarts = 0
             self._ensure_server(Environment(file=file, backend="lean", source=source, workdir=workdir))
+            self._file_server = self._server  # the REPL whose proof states `sort_of` may ask about
             r = self._request("command", {"cmd": source}, timeout)
             if r is None:
                 raise ProverTimeout(f"{file}: the Lean REPL did not finish within {timeout:g} s")
             return r
+
+    def sort_of(self, proof_state: int, timeout: float, *, goal: str = "") -> PlaceholderSort:
+        """Whether the target of `proof_state` — a sorry's state from the last `run_file`, in the same REPL — is a
+        proposition ("prop"), a type of data ("data") or undecided ("unknown"), asked with `SORT_PROBE`. `goal` is
+        the sorry's goal as the REPL printed it: one that shows a metavariable is "unknown" without asking. Never
+        raises for the REPL's sake: a REPL that died, timed out or was restarted since gives "unknown"."""
+        with self._lock:
+            if self._closed or _METAVARIABLE.search(goal):
+                return "unknown"
+            server = self._server
+            if server is None or server is not self._file_server or not server.is_alive():
+                return "unknown"  # the proof state belongs to a REPL that is gone
+            try:
+                answer = self._request("step", {"tactic": SORT_PROBE, "proofState": proof_state}, timeout)
+            except ProverCrashed:
+                log.debug("the sort probe crashed the Lean REPL", exc_info=True)
+                return "unknown"
+            return sort_from_probe(answer)
 
     def pids(self) -> list[int]:
         server = self._server
@@ -325,8 +386,14 @@ class LeanProver:
             raise ProverCrashed("LeanProver is closed")
 
     def _kill(self) -> None:
+        pids = self.pids()
         server, self._server = self._server, None
         self._loaded, self._handles = None, {}
+        for pid in pids:  # resumed first: lean-interact terminates, then waits, and a paused REPL would not end
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
         if server is not None:
             try:
                 server.kill()
@@ -342,14 +409,15 @@ class LeanProver:
             self._restarts += 1
             if self._restarts > self._max_restarts:
                 raise ProverCrashed(f"the Lean REPL died {self._restarts - 1} times on this goal; not restarting")
-        from lean_interact import LeanREPLConfig, LeanServer, LocalProject
+        from lean_interact import LeanREPLConfig, LocalProject
 
+        tree_tag()  # exported first: the `lake`/`git` runs of lean-interact's set-up carry it (see procs.py)
         try:
             config = LeanREPLConfig(project=LocalProject(directory=str(toolchain.project), auto_build=False),
                                     local_repl_path=str(toolchain.repl) if toolchain.repl else None,
                                     build_repl=toolchain.repl is None, lake_path=str(toolchain.lake),
                                     memory_hard_limit_mb=self._memory_mb, verbose=False)
-            self._server = LeanServer(config)
+            self._server = _owned_server_class()(config)
         except Exception as e:  # lean-interact raises plain exceptions of several kinds while setting up
             raise ProverUnavailable(f"could not start the Lean REPL for {toolchain.project}: {e}") from e
         self._toolchain = toolchain
@@ -416,6 +484,35 @@ class LeanProver:
                 return None
             handle = self._handles[sub] = r.proof_state
         return handle
+
+
+_OWNED_SERVER: Any = None
+
+
+def _owned_server_class() -> Any:
+    """lean-interact's `LeanServer` with its REPL process (`lake env repl`, in a session of its own) started through
+    `procs.spawn`, so that it dies with this process whatever kills it. The rest is lean-interact's own."""
+    global _OWNED_SERVER
+    if _OWNED_SERVER is None:
+        from lean_interact import LeanServer
+        from lean_interact.utils import _limit_memory
+
+        class OwnedLeanServer(LeanServer):  # type: ignore[misc]
+            def start(self) -> None:
+                config = self.config
+                repl = os.path.join(config._cache_repl_dir, ".lake", "build", "bin", "repl")
+                limit = config.memory_hard_limit_mb
+                self._proc = spawn([str(config.lake_path), "env", str(repl)], cwd=config.working_dir,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   encoding="utf-8", text=True, bufsize=1, start_new_session=True,
+                                   preexec=lambda: _limit_memory(limit))
+                if not self.is_alive():
+                    stdout, stderr = self.get_stdout_stderr()
+                    raise ChildProcessError(f"The Lean server could not be started:\nstdout: {stdout}\n"
+                                            f"stderr: {stderr}")
+
+        _OWNED_SERVER = OwnedLeanServer
+    return _OWNED_SERVER
 
 
 def _line_col(source: str, placeholder: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -29,6 +29,9 @@ class SearchContext:
     """What a strategy may know about the goal beyond its state: the environment it can draw on."""
 
     lemmas: tuple[tuple[str, str], ...] = ()  # (name, statement) of lemmas proved earlier in the file
+    # (name, statement) of the project's still-open lemmas declared before the goal (closed by Admitted / sorry):
+    # a proof may stand on them (it is then labelled with them), so they come after everything else of the same kind
+    open_lemmas: tuple[tuple[str, str], ...] = ()
     definitions: tuple[str, ...] = ()  # names of definitions/fixpoints in the file, for unfolding
     hammer: bool = False  # CoqHammer's tactics are loaded in the session
     tactic_timeout: float = 2.0  # default per-tactic limit for closers

@@ -509,17 +509,23 @@ class CoqProfile0:
 
         # the environment: lemmas proved earlier, definitions, the file's own tactics
         goal_text = concl + " " + " ".join(h.type for h in hyps)
+
+        def uses(name: str, family: str, c: float) -> None:
+            add(f"apply {name}", family, c)
+            add(f"eapply {name}", family, c + 0.4)
+            add(f"rewrite {name}", family, c + 0.3)
+            add(f"rewrite <- {name}", family, c + 0.5)
+            add(f"intros; apply {name}; auto", family, c + 0.2)
+
         for i, name in enumerate(rank_lemmas(goal_text, ctx.lemmas, 8)):
-            c = 1.6 + 0.25 * i
-            add(f"apply {name}", "lemma", c)
-            add(f"eapply {name}", "lemma", c + 0.4)
-            add(f"rewrite {name}", "lemma", c + 0.3)
-            add(f"rewrite <- {name}", "lemma", c + 0.5)
-            add(f"intros; apply {name}; auto", "lemma", c + 0.2)
+            uses(name, "lemma", 1.6 + 0.25 * i)
         top = rank_lemmas(goal_text, ctx.lemmas, 6)
         if top:
             add("eauto using " + ", ".join(top), "lemma", 1.4, 1.5)
             add("intros; eauto using " + ", ".join(top), "lemma", 1.6, 1.5)
+        # the project's open lemmas: the same uses, dearer (a proof that needs none of them is preferred)
+        for i, name in enumerate(rank_lemmas(goal_text, ctx.open_lemmas, 6)):
+            uses(name, "open-lemma", 2.2 + 0.25 * i)
         for d in ctx.definitions:
             if re.search(r"\b" + re.escape(d) + r"\b", goal_text):
                 add(f"unfold {d}", "unfold", 1.2)

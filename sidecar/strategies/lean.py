@@ -124,3 +124,7 @@ class LeanProfile0:
         for name, _ in ctx.lemmas[:20]:
             yield Candidate(f"exact {name}", "lemma", 1.5, t)
             yield Candidate(f"simp [{name}]", "lemma", 1.6, t)
+        # the file's still-open lemmas: the same uses, dearer (a proof standing on them is labelled with them)
+        for name, _ in ctx.open_lemmas[:10]:
+            yield Candidate(f"exact {name}", "open-lemma", 2.2, t)
+            yield Candidate(f"simp [{name}]", "open-lemma", 2.3, t)

@@ -12,15 +12,22 @@ Framing is the real REPL's (REPL/Main.lean, `getLines` and `repl.loop`, commit 8
 - each answer is one JSON object followed by a blank line. Recorded answers are written back byte for byte, so
   `repl.py < NAME.in` prints exactly `NAME.expected.out`, which is the check the REPL's own test.sh makes.
 
-Matching (the session rule): the transcripts of the directory named by `AUTOPROVE_LEAN_TRANSCRIPTS` (default: the
-shared lean-repl-transcripts folder) that have a `NAME.expected.out` are loaded, sorted by name. The stand-in follows
-every transcript whose first n recorded requests equal the n requests this session has answered so far. A request is
-answered from the first followed transcript (by name) whose next recorded request equals it, and the transcripts
-whose next request differs stop being followed. Requests are compared as JSON objects after `normalise`, which removes
-what lean-interact adds to every `Command` / `FileCommand` (`"incrementality": true` and the `["Elab", "async"]`
-entry of `setOptions`). A request that no followed transcript continues is answered with the REPL's error shape,
-`{"message": "..."}`, and the session is then off the record: every later request gets that error too, since a real
-REPL's state (environment and proof-state numbers) would by then differ from every recording.
+Matching (the session rule): the transcripts that have a `NAME.expected.out` are loaded from the folders named by
+`AUTOPROVE_LEAN_TRANSCRIPTS` (several separated by `os.pathsep`; default: the shared lean-repl-transcripts folder, then
+`handwritten/` beside this file), folder by folder and by name within a folder. The stand-in follows every transcript
+whose first n requests equal the n requests this session has answered so far. A request is answered from the first
+followed transcript (in that order) whose next request equals it, and the transcripts whose next request differs stop
+being followed. The recorded transcripts come first, so wherever a hand-written one repeats a recorded session (it
+copies that session's requests and answers verbatim before adding its own), the recorded answer is the one given.
+Requests are compared as JSON objects after `normalise`, which removes what lean-interact adds to every `Command` /
+`FileCommand` (`"incrementality": true` and the `["Elab", "async"]` entry of `setOptions`). A request that no
+followed transcript continues is answered with the REPL's error shape, `{"message": "..."}`, and the session is then
+off the record: every later request gets that error too, since a real REPL's state (environment and proof-state
+numbers) would by then differ from every recording.
+
+`handwritten/` holds transcripts written by hand in the recorded shape, NOT recorded from a Lean REPL (its README says
+which requests they add and why; today: the answers to the sort probe of `sidecar/provers/lean.py`, which no
+recording contains).
 
 Where the real REPL throws (input that is not JSON, or JSON that is not a REPL command: it exits printing
 `uncaught exception: {"message": "Could not parse ..."}`), the stand-in answers that same `{"message": ...}` object
@@ -43,6 +50,7 @@ from typing import Any, BinaryIO, Callable, Iterable
 TRANSCRIPTS_VAR = "AUTOPROVE_LEAN_TRANSCRIPTS"
 LOG_VAR = "AUTOPROVE_LEAN_STANDIN_LOG"
 SHARED_TRANSCRIPTS = Path("/work/shared/lean-repl-transcripts")
+HANDWRITTEN_TRANSCRIPTS = Path(__file__).resolve().parent / "handwritten"  # NOT recorded: see handwritten/README.md
 RECORDED_LEAN_VERSION = "v4.33.0-rc2"  # the toolchain the shared transcripts were recorded with (their README)
 LAKE_VARS = ("LAKE", "LAKE_HOME", "LEAN_SYSROOT", "LEAN_PATH", "LEAN_SRC_PATH", "ELAN_TOOLCHAIN", "LEAN_GITHASH")
 
@@ -163,12 +171,22 @@ class Transcript:
 
 
 def default_transcripts() -> Path:
-    """`AUTOPROVE_LEAN_TRANSCRIPTS`, else the shared transcripts beside the repository (or at /work/shared)."""
-    configured = os.environ.get(TRANSCRIPTS_VAR)
+    """The recorded transcripts: the first folder of `AUTOPROVE_LEAN_TRANSCRIPTS`, else the shared transcripts beside
+    the repository (or at /work/shared)."""
+    configured = transcript_folders(default=[])
     if configured:
-        return Path(configured)
+        return configured[0]
     beside = Path(__file__).resolve().parents[3] / "shared" / "lean-repl-transcripts"
     return beside if beside.is_dir() else SHARED_TRANSCRIPTS
+
+
+def transcript_folders(default: list[Path] | None = None) -> list[Path]:
+    """The folders the stand-in answers from, in order: those `AUTOPROVE_LEAN_TRANSCRIPTS` names (separated by
+    `os.pathsep`), else `default` (None: the recorded transcripts, then the hand-written ones)."""
+    configured = [Path(p) for p in os.environ.get(TRANSCRIPTS_VAR, "").split(os.pathsep) if p]
+    if configured:
+        return configured
+    return [default_transcripts(), HANDWRITTEN_TRANSCRIPTS] if default is None else default
 
 
 def load_transcripts(directory: Path) -> list[Transcript]:
@@ -297,16 +315,19 @@ def main(argv: Iterable[str] = ()) -> int:
     if args:
         print(f"usage: {Path(__file__).name} [--make-checkout DIR]", file=sys.stderr)
         return 2
-    directory = default_transcripts()
-    _log({"event": "start", "argv": sys.argv, "cwd": os.getcwd(), "transcripts": str(directory),
+    folders = transcript_folders()
+    _log({"event": "start", "argv": sys.argv, "cwd": os.getcwd(), "transcripts": [str(d) for d in folders],
           "env": {k: os.environ.get(k) for k in LAKE_VARS}})
-    try:
-        transcripts = load_transcripts(directory)
-    except (OSError, ValueError) as e:
-        print(f"lean REPL stand-in: cannot read the transcripts in {directory}: {e}", file=sys.stderr)
-        return 1
+    transcripts: list[Transcript] = []
+    for directory in folders:
+        try:
+            transcripts += load_transcripts(directory)
+        except (OSError, ValueError) as e:
+            print(f"lean REPL stand-in: cannot read the transcripts in {directory}: {e}", file=sys.stderr)
+            return 1
     if not transcripts:
-        print(f"lean REPL stand-in: no transcripts (NAME.in + NAME.expected.out) in {directory}", file=sys.stderr)
+        where = ", ".join(str(d) for d in folders)
+        print(f"lean REPL stand-in: no transcripts (NAME.in + NAME.expected.out) in {where}", file=sys.stderr)
         return 1
     serve(sys.stdin.buffer, sys.stdout.buffer, Replayer(transcripts))
     return 0

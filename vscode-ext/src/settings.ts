@@ -7,15 +7,17 @@ export interface ServerSettings {
   budgetSeconds: number;
   /** 0: as many provers as the CPU target allows. */
   maxProvers: number;
+  /** Refuse proofs that use the project's own open (`sorry`/`Admitted`) lemmas; by default they are offered, labelled. */
+  strict: boolean;
 }
 
-export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0 };
+export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false };
 
 /** Settings that change how the sidecar is started: changing one restarts it. */
 export const RESTART_KEYS = ["serverPath", "python"] as const;
 
 /** Settings the running sidecar takes without a restart. */
-export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers"] as const;
+export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict"] as const;
 
 function finite(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v);
@@ -31,11 +33,13 @@ export function serverSettings(get: (key: string) => unknown): ServerSettings {
   const cpu = get("cpuTarget");
   const budget = get("budgetSeconds");
   const provers = get("maxProvers");
+  const strict = get("strict");
   return {
     enabled: typeof enabled === "boolean" ? enabled : DEFAULTS.enabled,
     cpuTarget: finite(cpu) ? Math.min(1, Math.max(0.1, cpu)) : DEFAULTS.cpuTarget,
     budgetSeconds: finite(budget) ? Math.max(1, budget) : DEFAULTS.budgetSeconds,
     maxProvers: finite(provers) ? Math.min(64, Math.max(0, Math.round(provers))) : DEFAULTS.maxProvers,
+    strict: typeof strict === "boolean" ? strict : DEFAULTS.strict,
   };
 }
 

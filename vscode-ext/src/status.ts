@@ -70,6 +70,7 @@ export function proveHereMessage(a: ProveHereAnswer): string {
     exhausted: "no proof found within the budget",
     timeout: "no proof found within the budget",
     error: "the search failed (see the hover)",
+    skipped: "not a proposition (a definition's body is yours to write): not searched",
   };
   return `auto-prove: ${where}: ${what[a.status ?? ""] ?? "searched next"}`;
 }

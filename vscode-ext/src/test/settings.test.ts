@@ -8,15 +8,15 @@ function reader(values: Record<string, unknown>): (key: string) => unknown {
 }
 
 test("settings pass through under autoProve", () => {
-  const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2 }));
+  const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true }));
   assert.deepEqual(configurationPayload(s),
-    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2 } });
+    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true } });
 });
 
 test("missing or mistyped values fall back to the defaults", () => {
   assert.deepEqual(serverSettings(reader({})), DEFAULTS);
-  assert.deepEqual(serverSettings(reader({ enabled: "yes", cpuTarget: "half", budgetSeconds: null, maxProvers: NaN })),
-    DEFAULTS);
+  assert.deepEqual(serverSettings(reader({ enabled: "yes", cpuTarget: "half", budgetSeconds: null, maxProvers: NaN,
+    strict: "no" })), DEFAULTS);
 });
 
 test("values out of range are brought into the range the sidecar accepts", () => {

@@ -27,4 +27,6 @@ test("the answer of prove-goal-at-cursor as one line", () => {
   assert.equal(proveHereMessage({ ok: true, lemma: "t", line: 9, status: "queued" }), "auto-prove: t (line 9): searched next");
   assert.equal(proveHereMessage({ ok: false, message: "no goal there" }), "auto-prove: no goal there");
   assert.equal(proveHereMessage({}), "auto-prove: no goal here");
+  assert.equal(proveHereMessage({ ok: true, lemma: "f", line: 2, status: "skipped" }),
+    "auto-prove: f (line 2): not a proposition (a definition's body is yours to write): not searched");
 });
