@@ -20,7 +20,10 @@ setup-coq:
 	@coqc --version | head -1
 
 setup-python:
-	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean]'
+	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural]'
+	@# the neural tests build a tiny model with torch: its CPU build only (this machine's wheel), never a CUDA one
+	@$(PYTHON) -c 'import torch' 2>/dev/null || $(PYTHON) -m pip install -q 'torch==2.13.0+cpu' \
+	  || $(PYTHON) -m pip install -q 'torch==2.13.0+cpu' --index-url https://download.pytorch.org/whl/cpu
 
 run: setup
 	auto-prove prove $(DEMO) --budget $(BUDGET) --json bank/results/demo.json
@@ -30,7 +33,7 @@ setup-editor:
 	@./.ci/editor-tools >/dev/null
 
 test: setup setup-editor
-	AUTOPROVE_E2E_REQUIRED=1 $(PYTHON) -m pytest -q -p no:cacheprovider
+	AUTOPROVE_E2E_REQUIRED=1 AUTOPROVE_NEURAL_REQUIRED=1 $(PYTHON) -m pytest -q -p no:cacheprovider
 
 bench-bank: setup
 	auto-prove bank --profile 0

@@ -7,6 +7,7 @@ put at the top of the file (e.g. the CoqHammer import with --hammer) is passed t
 which is the checker's documented way to allow one. Prints the solve rate overall and per bucket.
 
     python benchmarks/stdlib_dev.py [--budget 60] [--jobs 2] [--limit N] [--cases d001,d004] [--hammer]
+    python benchmarks/stdlib_dev.py --profile 0 --profile 1 ...   # profiles side by side: each case under each
     python benchmarks/stdlib_dev.py --baseline hammer --baseline sauto ...   # one-tactic baselines, same checker
 """
 
@@ -28,14 +29,15 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SET = HERE.parent.parent / "shared" / "coq-stdlib-dev"
 
 
-def run_case(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
+def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int = 0) -> dict:
     entry = next(c for c in manifest["cases"] if c["case_file"] == case.name)
     with tempfile.TemporaryDirectory(prefix="stdlib-dev-") as tmp:
         work = Path(tmp) / case.name
         shutil.copyfile(case, work)
         original = work.read_bytes()
         cmd = [sys.executable, "-m", "sidecar", "prove", str(work), "--write", "--budget", str(args.budget),
-               "--cpu", str(args.cpu), "--json", str(Path(tmp) / "out.json"), "--fresh", "--strict"]
+               "--cpu", str(args.cpu), "--json", str(Path(tmp) / "out.json"), "--fresh", "--strict",
+               "--profile", str(profile)]
         if args.hammer:
             cmd.append("--hammer")
         t0 = time.monotonic()
@@ -43,12 +45,13 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace) -> dict:
         wall = time.monotonic() - t0
         filled = work.read_bytes()
         res = {"case": case.name, "bucket": entry["bucket"], "wall_s": round(wall, 1), "rc": p.returncode,
-               "written": filled != original, "accepted": False}
+               "written": filled != original, "accepted": False, "profile": profile}
         try:
             out = json.loads((Path(tmp) / "out.json").read_text())
             g = [x for x in out["goals"] if x["name"] == entry["lemma"]]
             res["status"] = g[0]["status"] if g else "no goal found"
             res["strategy"] = g[0].get("strategy") if g else ""
+            res["families"] = g[0].get("families", []) if g else []
             res["message"] = (g[0].get("message") or "")[:300] if g else ""
         except (OSError, ValueError, KeyError):
             res["status"] = "no report"
@@ -118,6 +121,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--cases", default="", help="comma-separated case id prefixes, e.g. d001,d017")
     ap.add_argument("--hammer", action="store_true", help="pass --hammer to auto-prove")
+    ap.add_argument("--profile", type=int, action="append", default=[],
+                    help="strategy profile (repeatable: each case is run under each, side by side; default 0)")
     ap.add_argument("--json", type=Path, default=None, help="write per-case results here")
     ap.add_argument("--baseline", action="append", default=[], metavar="TACTIC",
                     help="instead of auto-prove, check `Proof. TACTIC. Qed.` on each case (repeatable, e.g. "
@@ -132,18 +137,20 @@ def main() -> int:
         cases = cases[: args.limit]
     t0 = time.monotonic()
     results = []
+    profiles = args.profile or [0]
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        job = run_baselines if args.baseline else run_case
-        futs = {ex.submit(job, c, manifest, args): c for c in cases}
+        if args.baseline:
+            futs = {ex.submit(run_baselines, c, manifest, args): c for c in cases}
+        else:  # each case under every profile, the order alternating so that neither always runs first
+            futs = {ex.submit(run_case, c, manifest, args, p): c
+                    for k, c in enumerate(cases) for p in (profiles if k % 2 == 0 else profiles[::-1])}
         for i, f in enumerate(cf.as_completed(futs), 1):
             r = f.result()
             results.append(r)
             mark = "OK " if r["accepted"] else "-- "
-            print(f"[{i:3}/{len(cases)}] {mark}{r['case']:<60} {r.get('status', ''):<10} {r['wall_s']:6.1f}s "
+            tag = f"p{r['profile']} " if len(profiles) > 1 and "profile" in r else ""
+            print(f"[{i:3}/{len(futs)}] {mark}{tag}{r['case']:<60} {r.get('status', ''):<10} {r['wall_s']:6.1f}s "
                   f"{r.get('strategy') or ''} {'; '.join(r.get('checker_reasons', []))[:100]}", flush=True)
-    total = Counter(r["bucket"] for r in results)
-    ok = Counter(r["bucket"] for r in results if r["accepted"])
-    n_ok = sum(ok.values())
     print()
     what = f"baselines {', '.join(args.baseline)} (union)" if args.baseline else \
         f"auto-prove --cpu {args.cpu}, hammer {args.hammer}"
@@ -151,15 +158,42 @@ def main() -> int:
     for tac in args.baseline:
         n = sum(1 for r in results if r["baselines"].get(tac))
         print(f"  {tac:<20} {n}/{len(results)} = {100 * n / max(1, len(results)):.1f}%")
-    print(f"solved (checker-accepted) {n_ok}/{len(results)} = {100 * n_ok / max(1, len(results)):.1f}%")
-    for b in ("short", "medium", "long"):
-        if total[b]:
-            print(f"  {b:<7} {ok[b]}/{total[b]} = {100 * ok[b] / total[b]:.1f}%")
-    unverified = [r for r in results if r.get("written") and not r["accepted"]]
-    print(f"written but refused by the checker: {len(unverified)}")
+    for p in ([None] if args.baseline else profiles):
+        rs = [r for r in results if p is None or r.get("profile") == p]
+        report(rs, "" if p is None else f"profile {p}: ")
+    if len(profiles) > 1 and not args.baseline:
+        by = {(r["case"], r["profile"]): r["accepted"] for r in results}
+        a, b = profiles[0], profiles[1]
+        gained = sorted(c.name for c in cases if by.get((c.name, b)) and not by.get((c.name, a)))
+        lost = sorted(c.name for c in cases if by.get((c.name, a)) and not by.get((c.name, b)))
+        print(f"profile {b} vs {a}: {len(gained)} gained, {len(lost)} lost")
+        for name in gained:
+            print(f"  + {name}")
+        for name in lost:
+            print(f"  - {name}")
     if args.json:
         args.json.write_text(json.dumps(sorted(results, key=lambda r: r["case"]), indent=1))
     return 0
+
+
+def report(results: list[dict], prefix: str) -> None:
+    """Solve rate overall and per bucket, finishing families, and which proofs used what was learned."""
+    total = Counter(r["bucket"] for r in results)
+    ok = Counter(r["bucket"] for r in results if r["accepted"])
+    n_ok = sum(ok.values())
+    print(f"{prefix}solved (checker-accepted) {n_ok}/{len(results)} = {100 * n_ok / max(1, len(results)):.1f}%")
+    for b in ("short", "medium", "long"):
+        if total[b]:
+            print(f"  {b:<7} {ok[b]}/{total[b]} = {100 * ok[b] / total[b]:.1f}%")
+    accepted = [r for r in results if r["accepted"]]
+    fams = Counter(r.get("strategy") or "?" for r in accepted)
+    print("  finishing families: " + ", ".join(f"{k} {v}" for k, v in fams.most_common()))
+    learned = {"memory", "reuse", "premise-learned", "neural"}
+    used = Counter(f for r in accepted for f in set(r.get("families", [])) if f in learned)
+    if used:
+        print("  proofs using " + ", ".join(f"{k}: {v}/{len(accepted)}" for k, v in used.most_common()))
+    unverified = [r for r in results if r.get("written") and not r["accepted"]]
+    print(f"  written but refused by the checker: {len(unverified)}")
 
 
 if __name__ == "__main__":

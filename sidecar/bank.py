@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .governor import tree_cpu_seconds
 from .ledger import Ledger
-from .report import goal_table, progress_bar, write_json
+from .report import progress_bar, write_json
 from .procs import temp_prefix
 from .scheduler import GoalOutcome, ProveOptions, Scheduler
 

@@ -255,19 +255,7 @@ def _closure(project: _Project, files: Sequence[Path], overrides: Mapping[Path, 
 # up to date? (manifest of the private build; in-place .vo by make's rule)
 
 
-_COQ_VERSION: list[str] = []
 _MAGIC: list[bytes] = []
-
-
-def _coq_version() -> str:
-    if not _COQ_VERSION:
-        try:
-            out = run_process([COQC, "--print-version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True, timeout=60).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        _COQ_VERSION.append(out.strip())
-    return _COQ_VERSION[0]
 
 
 def _vo_magic() -> bytes | None:
@@ -476,7 +464,7 @@ def _build_locked(project: _Project, searched: list[Path], needs: dict[Path, fro
     for f in order:
         _private_vo(project, f).parent.mkdir(parents=True, exist_ok=True)
     manifest = _Manifest(project.root)
-    version, all_args = _coq_version(), project.all_args
+    version, all_args = coq_source.coq_version(), project.all_args
     failed = {f: "on a dependency cycle: " + " ".join(sorted(_rel(c, project.root) for c in cyclic)) for f in cyclic}
     failed.update({f: f"coqdep: {project.errors[f]}" for f in order if f in project.errors})
     in_place = _usable_in_place(project, order, failed)

@@ -61,6 +61,24 @@ def _build_dependencies(progress, task, files: list[Path], cpu: float):  # type:
     return built
 
 
+def _prepare_learning(progress, goals, root: Path, needs):  # type: ignore[no-untyped-def]
+    """Profile 1: what each file's goals may learn from, harvested before the search (a progress task; replaying a
+    library's proofs happens once per machine, then comes from the cache)."""
+    from .learn.service import Learning
+
+    learning = Learning(root)
+    first = {}
+    for g in goals:
+        if g.fillable and g.backend == "coq":
+            first.setdefault(g.file, g)
+    task = progress.add_task("harvesting proofs", total=len(first), detail="")
+    for f, g in first.items():
+        progress.update(task, detail=escape(f.name))
+        learning.prepare(g, needs.get(f, ()))
+        progress.update(task, advance=1, detail=f"{len(learning.tactics)} tactic examples")
+    return learning
+
+
 def _graceful_termination(close: Callable[[], None] | None = None) -> None:
     """SIGTERM and SIGHUP (an editor closing, a terminal hung up) end a long-running command with its clean-up
     (provers closed, the endpoint file removed): `close()` then exit, or without `close` the way Ctrl-C does. A second
@@ -78,6 +96,20 @@ def _graceful_termination(close: Callable[[], None] | None = None) -> None:
 
     for s in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, stop)
+
+
+def _neural_model(model: Optional[Path]) -> str:
+    """The neural model folder for the search ("" when none): loaded here, once, so that a folder it cannot use is
+    said in one line before the search starts (which then goes on without it)."""
+    if model is None:
+        return ""
+    from .learn.neural import preload
+
+    why = preload(model)
+    if why:
+        err.print(f"[yellow]warning:[/] {escape(why)}; searching without it")
+        return ""
+    return str(model)
 
 
 def _check_backend(backend: str) -> None:
@@ -118,6 +150,9 @@ def prove(
     fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
     strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open "
                                 "(Admitted/sorry) lemmas; by default they are accepted and labelled"),
+    model: Optional[Path] = typer.Option(None, "--model", envvar="AUTOPROVE_MODEL", help="folder of a seq2seq "
+                                         "tactic model converted with ctranslate2 (extra 'neural'): its tactics join "
+                                         "the search"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
     """Find every open goal in PATHS, search for proofs, verify them, report (and with --write, patch files)."""
@@ -140,6 +175,7 @@ def prove(
     for b in sorted({backend_for(f, backend) or backend for f in files}):
         _require_toolchain(b)
     _guard()
+    neural_model = _neural_model(model)
     t0 = time.monotonic()
     cpu0 = tree_cpu_seconds()
     with progress_bar(console) as progress:
@@ -169,7 +205,8 @@ def prove(
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
-                            resume=not fresh, strict=strict)
+                            resume=not fresh, strict=strict, neural_model=neural_model)
+        learning = _prepare_learning(progress, goals, root, built.needs) if profile >= 1 else None
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}
 
@@ -195,7 +232,8 @@ def prove(
                         err.print(f"[red]error:[/] {escape(str(failure))}")
                     problems += again.failures  # type: ignore[arg-type]
                     wave_goals = [g for g in wave_goals if g.file not in again.blocked]
-                wave_outcomes = Scheduler(opts, ledger, on_event=on_event).run(wave_goals) if wave_goals else []
+                wave_outcomes = Scheduler(opts, ledger, on_event=on_event, learning=learning).run(wave_goals) \
+                    if wave_goals else []
                 outcomes += wave_outcomes
                 if write:
                     written += write_verified(wave_outcomes)

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .errors import ProverUnavailable
-from .procs import spawn, temp_prefix
+from .procs import run, spawn, temp_prefix
 
 __all__ = [
+    "coq_version",
     "Assembly",
     "Piece",
     "guess_admitted",
@@ -180,12 +181,15 @@ def run_coqc(
     timeout: float = 300.0,
     load_dir: Path | None = None,
     time_sentences: bool = True,
+    logical_dir: str | None = None,
 ) -> CoqcRun:
     """Compile `source` as `<stem>.v` in a fresh temporary folder and report what happened.
 
     `args` are the project's load-path arguments; `load_dir` (the project root) is put on the load path as
-    coqc would put its working folder (`-Q dir ""`). `Redirect "name"` outputs of the source are returned in
-    `outputs` (relative names land in the temporary folder). On timeout the process group is killed.
+    coqc would put its working folder (`-Q dir ""`); `logical_dir` compiles the source as the library
+    `<logical_dir>.<stem>` (some tactics look their own library up by its full name). `Redirect "name"` outputs of
+    the source are returned in `outputs` (relative names land in the temporary folder). On timeout the process
+    group is killed.
 
     Raises:
         ProverUnavailable: coqc is not installed.
@@ -203,6 +207,8 @@ def run_coqc(
         if load_dir is not None:
             cmd += ["-Q", str(load_dir), ""]
         cmd += list(args)
+        if logical_dir:
+            cmd += ["-Q", str(tmp), logical_dir]
         cmd += ["-o", str(tmp / f"{stem}.vo"), src.name]
         t0 = time.monotonic()
         with open(tmp / "stdout", "wb") as out_f, open(tmp / "stderr", "wb") as err_f:
@@ -728,3 +734,23 @@ class Assembly:
             if inside:
                 return tag, (o + a - s if tag is None else o)
         return None
+
+
+# --------------------------------------------------------------------------------------------------
+# the installed Coq
+
+_VERSION: list[str] = []
+_VERSION_LOCK = threading.Lock()
+
+
+def coq_version() -> str:
+    """`coqc --print-version` (e.g. "8.16.1 4.13.1"), asked once; "unknown" when coqc does not answer."""
+    with _VERSION_LOCK:
+        if not _VERSION:
+            try:
+                out = run([COQC, "--print-version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, timeout=60).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                out = ""
+            _VERSION.append(" ".join(out.split()) or "unknown")
+        return _VERSION[0]

@@ -49,7 +49,7 @@ from .coq_source import (
     run_coqc,
 )
 from .coqproject import CoqProject, coq_project_for
-from .errors import ProverTimeout, ProverUnavailable, SourceError
+from .errors import ProverTimeout, SourceError
 from .provers.base import Environment
 
 if TYPE_CHECKING:

@@ -176,6 +176,14 @@ class Ledger:
             ).fetchall()
         return iter([_record(r) for r in rows])
 
+    def family_history(self) -> dict[str, tuple[int, int, float]]:
+        """Per strategy family: (attempts, proofs it finished, seconds spent), over the whole ledger."""
+        with self._lock, self._reading():
+            tried = self._db.execute("SELECT strategy, COUNT(*), SUM(seconds) FROM attempts GROUP BY strategy").fetchall()
+            won = dict(self._db.execute("SELECT strategy, COUNT(*) FROM goals WHERE status = 'proved' AND strategy != ''"
+                                        " GROUP BY strategy").fetchall())
+        return {str(s): (int(n), int(won.get(s, 0)), float(t or 0.0)) for s, n, t in tried}
+
     def attempt_count(self, key: str | None = None) -> int:
         """Number of recorded attempts (of one goal, or of all)."""
         with self._lock, self._reading():

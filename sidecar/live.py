@@ -404,7 +404,7 @@ class LiveWorkspace:
     # -- settings ------------------------------------------------------------------------------------------------
 
     def configure(self, *, cpu: float | None = None, budget: float | None = None, enabled: bool | None = None,
-                  max_provers: int | None = None, strict: bool | None = None) -> None:
+                  max_provers: int | None = None, strict: bool | None = None, profile: int | None = None) -> None:
         """Apply changed settings to the running workspace (new budgets apply to searches not yet started; turning
         `strict` on searches again every goal whose proof stands on open lemmas)."""
         if strict is not None and strict != self.options.strict:
@@ -423,6 +423,9 @@ class LiveWorkspace:
         if budget is not None:
             self.options = replace(self.options, budget=budget)
             self.scheduler.options = replace(self.scheduler.options, budget=budget)
+        if profile is not None:  # searches started from now on
+            self.options = replace(self.options, profile=profile)
+            self.scheduler.options = replace(self.scheduler.options, profile=profile)
         if max_provers is not None:
             cap = max_provers or None  # 0: no cap beyond the CPU target
             self.options = replace(self.options, max_provers=cap)

@@ -313,6 +313,16 @@ class AutoProveServer(LanguageServer):
             kw["enabled"] = s["enabled"]
         if isinstance(s.get("strict"), bool):
             kw["strict"] = s["strict"]
+        profile = s.get("profile")
+        if isinstance(profile, int) and not isinstance(profile, bool):
+            from .strategies import PROFILES
+
+            if profile in PROFILES:
+                kw["profile"] = profile
+            else:
+                self.window_show_message(T.ShowMessageParams(
+                    type=T.MessageType.Warning, message=f"auto-prove: ignoring autoProve.profile = {profile!r} "
+                                                        f"(known: {', '.join(map(str, PROFILES))})"))
         if self.live is None:
             self.options = replace(self.options, **{k: v for k, v in kw.items() if k != "enabled"})
             self._initially_enabled = kw.get("enabled", True)

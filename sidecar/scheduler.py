@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from .errors import AutoProveError, LedgerError, ProverError, SourceError
 from .goals import Goal
@@ -25,6 +25,9 @@ from .provers import open_prover
 from .provers.base import Environment, Prover, ProofState
 from .search import Acceptance, Search, SearchBudget, SearchResult
 from .strategies import SearchContext, strategy_for
+
+if TYPE_CHECKING:
+    from .learn.service import Learning
 
 __all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "Ticket", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
 
@@ -56,6 +59,9 @@ class ProveOptions:
     enter_timeout: float = 300.0
     resume: bool = True  # reuse the ledger's proved/exhausted results
     strict: bool = False  # refuse proofs that use the project's open (admitted/sorry) lemmas
+    # folder of a converted seq2seq tactic model whose tactics join the search (learn/neural.py); None: the folder in
+    # $AUTOPROVE_MODEL if set; "": none
+    neural_model: str | None = None
 
 
 @dataclass
@@ -78,6 +84,7 @@ class GoalOutcome:
     root_goal: str = ""  # the goal as the prover showed it at the start (GoalView.text), to match it by text
     crashes: int = 0  # prover crashes the search survived
     depends_on_open: tuple[str, ...] = ()  # the project's open lemmas the verified proof uses (empty: none)
+    families: tuple[str, ...] = ()  # the candidate family of each step of the found proof ("memory", "closer", ...)
 
     @property
     def kind(self) -> str:
@@ -92,7 +99,7 @@ class GoalOutcome:
             "proof": self.replacement if self.verified else None, "seconds": round(self.seconds, 3),
             "attempts": self.attempts, "verified": self.verified, "strategy": self.strategy,
             "header": self.header or None, "message": self.message,
-            "depends_on_open": list(self.depends_on_open),
+            "depends_on_open": list(self.depends_on_open), "families": list(self.families),
         }
 
     def proof_label(self) -> str:
@@ -129,9 +136,11 @@ class Scheduler:
     server). Lower priority values are searched first."""
 
     def __init__(self, options: ProveOptions, ledger: Ledger | None = None, *,
-                 on_event: EventSink | None = None) -> None:
+                 on_event: EventSink | None = None, learning: "Learning | None" = None) -> None:
         self.options = options
         self.ledger = ledger
+        self.learning = learning  # profile 1: what the search learns from (made on first use when not given)
+        self._history: tuple[float, dict[str, tuple[int, int, float]]] | None = None  # (read at, family history)
         self.on_event = on_event or (lambda kind, out: None)
         self.governor = CpuGovernor(options.cpu, max_workers=options.max_provers)
         self.governor.saturated = lambda: self._running >= self._allowed() and bool(self._queue)
@@ -450,6 +459,14 @@ class Scheduler:
         out.root_goal = root.goals[0].text() if root.goals else ""
         crashes0 = _crash_count(prover)  # a prover killed while idle restarts without the search seeing a crash
         ctx = self._context(goal, prover, headers, root)
+        learning = self._learning() if self.options.profile >= 1 else None
+        t_learn = time.monotonic()
+        visibility = learning.prepare(goal) if learning is not None else None
+        if learning is not None and visibility is not None:
+            ctx.extra["learned"] = learning.view(goal, visibility)
+        if learning is not None and self.ledger is not None:
+            ctx.extra["schedule"] = self._schedule(goal)
+        t0 += time.monotonic() - t_learn  # harvesting what the goal may see is not part of its search budget
         budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout)
 
@@ -520,6 +537,9 @@ class Scheduler:
         t_search = time.monotonic()
         log.debug("%s:%s entered in %.3f s", goal.file.name, goal.line, t_search - t0)
         strat = strategy_for(goal.backend, self.options.profile)
+        from .learn.neural import with_neural  # the local neural generator: the strategy itself unless configured
+
+        strat = with_neural(strat, self.options.neural_model, goal.backend)
         budget = replace(budget, fallback_seconds=CLEAN_PROOF_SHARE * self.options.budget)
         result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
                         on_progress=on_progress, accept=accept).run(root)
@@ -531,6 +551,9 @@ class Scheduler:
             out.script = result.script
             out.status, out.verified = "proved", True
             out.replacement, out.header, out.depends_on_open = taken[result.script]
+            out.families = result.families
+            if learning is not None and result.trace:
+                learning.learn(goal, result.trace, result.script)  # online: the next goal already knows it
         elif result.status == "cancelled":
             out.status = "queued"
         elif result.status == "error":
@@ -542,6 +565,31 @@ class Scheduler:
             out.message = f"found {n} proof{'s' if n > 1 else ''}, none passed verification: " + "; ".join(
                 _one_line(why[c]) + (f" (×{k})" if k > 1 else "") for c, k in refusals.most_common())
         out.seconds = time.monotonic() - t0
+
+    def _schedule(self, goal: Goal) -> object:
+        """This goal's draw of the learned schedule (learn/schedule.py) from the ledger's history (read at most
+        once a minute), seeded by the goal so that a re-run makes the same choices."""
+        import random
+
+        from .learn.schedule import FamilyPrior
+
+        now = time.monotonic()
+        if self._history is None or now - self._history[0] > 60.0:
+            try:
+                self._history = (now, self.ledger.family_history() if self.ledger is not None else {})
+            except LedgerError as e:
+                self._warn_ledger(e)
+                self._history = (now, {})
+        return FamilyPrior.sample(self._history[1], random.Random(goal.key.digest))
+
+    def _learning(self) -> "Learning":
+        """The memories of this scheduler's searches (profile 1), made on first use."""
+        with self._lock:
+            if self.learning is None:
+                from .learn.service import Learning
+
+                self.learning = Learning(self.ledger.root if self.ledger is not None else None)
+            return self.learning
 
     def _verify(self, goal: Goal, replacement: str, headers: list[str],  # type: ignore[no-untyped-def]
                 source: bytes | None = None):

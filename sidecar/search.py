@@ -74,6 +74,10 @@ class SearchResult:
     message: str = ""
     refused: int = 0  # finished scripts the caller's check refused
     fallback: tuple[tuple[str, ...], str] | None = None  # (script, strategy) the caller would take if nothing better
+    # for a proved result: (state before, tactic) of every step of the script, in order (what a memory learns from),
+    # and the family of the candidate each step came from
+    trace: tuple[tuple[ProofState, str], ...] = ()
+    families: tuple[str, ...] = ()
     crashes: int = 0  # prover crashes survived (the prover restarts; the search goes on)
 
 
@@ -86,6 +90,17 @@ class _Open:
     score: float  # estimate of what remains
     cands: Iterator[Candidate]
     started: bool = False  # one of its candidates has been tried (the state counts as expanded)
+    parent: "_Open | None" = None
+    steps: tuple[tuple[ProofState, str, str], ...] = ()  # (state, tactic, family) from the parent's state to this one
+
+    def trace(self) -> tuple[tuple[ProofState, str, str], ...]:
+        """(state before, tactic, family) of every step from the root to this state."""
+        parts: list[tuple[tuple[ProofState, str, str], ...]] = []
+        node: _Open | None = self
+        while node is not None:
+            parts.append(node.steps)
+            node = node.parent
+        return tuple(step for part in reversed(parts) for step in part)
 
 
 @dataclass(order=True)
@@ -156,20 +171,26 @@ class Search:
         best_score = _remaining(root)
         last_progress = 0.0
 
+        traces: dict[tuple[str, ...], tuple[tuple[ProofState, str, str], ...]] = {}  # finished scripts -> their steps
+
         def finish(status: SearchStatus, script: tuple[str, ...] | None = None, strategy: str = "") -> SearchResult:
             if status in ("exhausted", "timeout", "error") and res.fallback is not None:
                 status, (script, strategy) = "proved", res.fallback
             res.status, res.script, res.strategy = status, script, strategy
+            steps = traces.get(script, ()) if script is not None else ()
+            res.trace = tuple((st, tac) for st, tac, _ in steps)
+            res.families = tuple(fam for _, _, fam in steps)
             res.seconds = time.monotonic() - t0
             return res
 
-        def open_state(state: ProofState, cost: float) -> None:
+        def open_state(state: ProofState, cost: float, parent: _Open | None = None,
+                       steps: tuple[tuple[ProofState, str, str], ...] = ()) -> None:
             """Queue the first candidate of a newly reached state."""
             if len(state.path) >= self.budget.max_depth:
                 return
             it = iter(itertools.islice(self.strategy.candidates(state, self.ctx, len(state.path)),
                                        self.budget.max_candidates))
-            push(_Open(state, cost, _remaining(state), it))
+            push(_Open(state, cost, _remaining(state), it, parent=parent, steps=steps))
 
         def push(node: _Open) -> None:
             cand = next(node.cands, None)
@@ -202,8 +223,15 @@ class Search:
                 return finish("timeout")
             if edge.slot:
                 push(node)  # the state's next candidate waits in the frontier with its own priority
+            steps: list[tuple[ProofState, str, str]] = [(node.state, cand.tactic, cand.strategy)]
             try:
                 r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left))
+                for more in cand.then:  # a whole script (proof reuse): its sentences one after another
+                    if r.outcome != "ok" or r.state is None:
+                        break
+                    self._record(res, cand, r.outcome, r.seconds)
+                    steps.append((r.state, more, cand.strategy))
+                    r = self.prover.run(r.state, more, max(0.05, min(cand.timeout, self._deadline - time.monotonic())))
             except ProverCrashed as e:
                 crashes += 1
                 res.crashes = crashes
@@ -220,9 +248,12 @@ class Search:
                 self.on_progress(res)
             if r.outcome == "finished" and r.state is not None:
                 script: tuple[str, ...] | None = r.state.path
+                traces[r.state.path] = (*node.trace(), *steps)
                 if cand.strategy == "hammer":
                     script = self._reconstruct(res, node.state, r.message,
                                                min(30.0, max(1.0, self._deadline - time.monotonic())))
+                    if script:
+                        traces[script] = (*node.trace(), (node.state, script[-1], "hammer"))
                 elif not self._accepted(res, r.state.path, cand.strategy):
                     script = None
                 if script is not None:
@@ -241,7 +272,7 @@ class Search:
             score = _remaining(r.state)
             if score < best_score:
                 best_score, res.best = score, r.state
-            open_state(r.state, node.cost + cand.cost)
+            open_state(r.state, node.cost + cand.cost, node, tuple(steps))
         return finish("exhausted")
 
     def _retry_later(self, frontier: list[_Edge], counter: "itertools.count[int]", edge: _Edge) -> None:
@@ -253,7 +284,7 @@ class Search:
         longer = min(b.retry_max_timeout, cand.timeout * b.retry_factor)
         if longer <= cand.timeout * 1.5:
             return
-        again = Candidate(cand.tactic, cand.strategy, cand.cost + b.retry_penalty, longer)
+        again = replace(cand, cost=cand.cost + b.retry_penalty, timeout=longer, delay=0.0)
         heapq.heappush(frontier, _Edge(node.cost + node.score + again.cost, next(counter), node, again, retry=True,
                                        slot=False))
 

@@ -4,7 +4,6 @@ LSP client (pytest-lsp), with real Coq behind it. Edits a copy of a small Coq fi
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time

@@ -7,7 +7,7 @@ discards later states; a restarted process has none) and still serve any state t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 

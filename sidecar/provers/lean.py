@@ -318,10 +318,12 @@ class LeanProver:
             new = ProofState(path, goals, 0, finished, r.proof_state)
             return TacticResult("finished" if finished else "ok", new, seconds=seconds)
 
-    def run_file(self, file: Path, source: str, workdir: Path | None, timeout: float) -> ReplResponse:
+    def run_file(self, file: Path, source: str, workdir: Path | None, timeout: float, *,
+                 all_tactics: bool = False) -> ReplResponse:
         """Run `source` (the text of `file`, possibly with commands appended) as one command in a fresh environment
         and return the REPL's answer: for finding a file's sorries and for verification. The REPL keeps no state
-        from it that a later `enter` relies on.
+        from it that a later `enter` relies on. `all_tactics`: the answer also lists every tactic with the goals
+        before it (`extra["tactics"]`, for the harvest).
 
         Raises:
             ProverUnavailable: no Lean toolchain.
@@ -333,7 +335,7 @@ class LeanProver:
             self._restarts = 0
             self._ensure_server(Environment(file=file, backend="lean", source=source, workdir=workdir))
             self._file_server = self._server  # the REPL whose proof states `sort_of` may ask about
-            r = self._request("command", {"cmd": source}, timeout)
+            r = self._request("command", {"cmd": source, **({"all_tactics": True} if all_tactics else {})}, timeout)
             if r is None:
                 raise ProverTimeout(f"{file}: the Lean REPL did not finish within {timeout:g} s")
             return r

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Candidate", "SearchContext", "PROFILES", "strategy_for"]
 
-PROFILES = (0,)
+PROFILES = (0, 1)  # 1: profile 0 plus what the visible proofs teach (strategies/learned.py)
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Candidate:
     cost: float  # prior cost added to the path cost of the child (lower = likelier)
     timeout: float  # seconds the prover may spend on it
     delay: float = 0.0  # seconds into the search before which it is not tried (held back while cheaper work runs)
+    then: tuple[str, ...] = ()  # further sentences run after `tactic`, in order (a whole script, e.g. proof reuse)
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,15 @@ def strategy_for(backend: str, profile: int = 0):  # type: ignore[no-untyped-def
     if backend == "coq":
         from .coq import CoqProfile0
 
-        return CoqProfile0()
-    if backend == "lean":
+        base: object = CoqProfile0()
+    elif backend == "lean":
         from .lean import LeanProfile0
 
-        return LeanProfile0()
-    raise ValueError(f"no strategies for backend {backend!r}")
+        base = LeanProfile0()
+    else:
+        raise ValueError(f"no strategies for backend {backend!r}")
+    if profile == 1:
+        from .learned import LearnedProfile
+
+        return LearnedProfile(base)
+    return base

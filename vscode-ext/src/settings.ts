@@ -9,15 +9,17 @@ export interface ServerSettings {
   maxProvers: number;
   /** Refuse proofs that use the project's own open (`sorry`/`Admitted`) lemmas; by default they are offered, labelled. */
   strict: boolean;
+  /** Strategy profile: 0 (hand-written candidates) or 1 (also what the project's visible proofs teach). */
+  profile: number;
 }
 
-export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false };
+export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false, profile: 0 };
 
 /** Settings that change how the sidecar is started: changing one restarts it. */
 export const RESTART_KEYS = ["serverPath", "python"] as const;
 
 /** Settings the running sidecar takes without a restart. */
-export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict"] as const;
+export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict", "profile"] as const;
 
 function finite(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v);
@@ -34,12 +36,14 @@ export function serverSettings(get: (key: string) => unknown): ServerSettings {
   const budget = get("budgetSeconds");
   const provers = get("maxProvers");
   const strict = get("strict");
+  const profile = get("profile");
   return {
     enabled: typeof enabled === "boolean" ? enabled : DEFAULTS.enabled,
     cpuTarget: finite(cpu) ? Math.min(1, Math.max(0.1, cpu)) : DEFAULTS.cpuTarget,
     budgetSeconds: finite(budget) ? Math.max(1, budget) : DEFAULTS.budgetSeconds,
     maxProvers: finite(provers) ? Math.min(64, Math.max(0, Math.round(provers))) : DEFAULTS.maxProvers,
     strict: typeof strict === "boolean" ? strict : DEFAULTS.strict,
+    profile: profile === 0 || profile === 1 ? profile : DEFAULTS.profile,
   };
 }
 

@@ -8,15 +8,16 @@ function reader(values: Record<string, unknown>): (key: string) => unknown {
 }
 
 test("settings pass through under autoProve", () => {
-  const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true }));
+  const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true,
+    profile: 1 }));
   assert.deepEqual(configurationPayload(s),
-    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true } });
+    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true, profile: 1 } });
 });
 
 test("missing or mistyped values fall back to the defaults", () => {
   assert.deepEqual(serverSettings(reader({})), DEFAULTS);
   assert.deepEqual(serverSettings(reader({ enabled: "yes", cpuTarget: "half", budgetSeconds: null, maxProvers: NaN,
-    strict: "no" })), DEFAULTS);
+    strict: "no", profile: 7 })), DEFAULTS);
 });
 
 test("values out of range are brought into the range the sidecar accepts", () => {

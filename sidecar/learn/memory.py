@@ -1,0 +1,260 @@
+"""The tactic memory: k nearest (state → tactic) examples for a proof state, as Tactician's k-NN.
+
+Similarity of two states is the IDF-weighted overlap of their features (`features.state_features`): the sum of
+idf(f)² over shared features, divided by the geometric mean of each side's sum — 1 for equal feature sets, 0 for
+none shared, and rare features (a lemma's own constants) count far more than common ones (`=`, `nat`).
+
+Search: the weights of a query's features are accumulated over their posting lists (an inverted index, vectorised
+with numpy), which scores every held example sharing a feature with the query exactly, in a few milliseconds over
+the ~50,000 examples of the standard library; the best are then filtered by the caller's visibility predicate.
+
+Online: `add` takes effect at once, for every query after it (thread-safe). Visibility is applied at query time by
+the caller's predicate, never by what happens to be stored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Generic, Hashable, Iterable, Sequence, TypeVar
+
+import numpy as np
+
+from . import LemmaProof, TacticExample
+from .features import hyp_names, state_features, statement_features
+
+__all__ = ["FeatureIndex", "TacticMemory", "ProofMemory", "Neighbour", "Prediction", "adapt_names"]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    example: TacticExample
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A tactic the memory proposes for a state, adapted to its local names."""
+
+    tactic: str
+    score: float  # the best similarity among the neighbours that used it (0..1)
+    votes: int  # how many of the k neighbours used it
+
+
+T = TypeVar("T")
+
+
+class FeatureIndex(Generic[T]):
+    """Items with feature sets, queried by IDF-weighted similarity (see the module docstring); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[T] = []
+        self._df: dict[int, int] = defaultdict(int)
+        self._index: dict[int, list[int]] = defaultdict(list)
+        self._arrays: dict[int, "np.ndarray"] = {}  # posting lists as arrays, rebuilt when their list grew
+        self._features: list[frozenset[int]] = []
+        self._seen: set[Hashable] = set()
+        # idf weights and item norms as of `_weighed_at` items: recomputed when the index has grown by a tenth
+        # since (idf moves slowly; a new item's norm is computed with the weights of its time)
+        self._weight: dict[int, float] = {}
+        self._norms = np.zeros(0)
+        self._weighed_at = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item: T, features: frozenset[int], key: Hashable) -> bool:
+        """Add `item` unless an item of the same `key` is held already; whether it was new."""
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            i = len(self._items)
+            self._items.append(item)
+            self._features.append(features)
+            for f in features:
+                self._df[f] += 1
+                self._index[f].append(i)
+        return True
+
+    def _w(self, f: int) -> float:
+        """idf(f)² with the current weights (a feature new since they were computed: the rarest weight)."""
+        w = self._weight.get(f)
+        if w is None:
+            n = max(self._weighed_at, len(self._items))
+            w = (math.log((n + 1) / (self._df.get(f, 0) + 1)) + 1.0) ** 2
+        return w
+
+    def _reweigh(self) -> None:
+        """Recompute idf weights and norms (called with the lock held) when the index grew by a tenth; norms of
+        items added since are computed with the weights in force."""
+        n = len(self._items)
+        if n > self._weighed_at * 1.1 + 16:
+            self._weight = {f: (math.log((n + 1) / (d + 1)) + 1.0) ** 2 for f, d in self._df.items()}
+            self._norms = np.array([math.sqrt(sum(self._weight[f] for f in feats)) for feats in self._features])
+            self._weighed_at = n
+        elif len(self._norms) < n:
+            extra = [math.sqrt(sum(self._w(f) for f in feats)) for feats in self._features[len(self._norms):]]
+            self._norms = np.concatenate([self._norms, np.array(extra)])
+
+    def _posting(self, f: int) -> "np.ndarray":
+        lst = self._index.get(f, [])
+        arr = self._arrays.get(f)
+        if arr is None or len(arr) != len(lst):
+            arr = self._arrays[f] = np.fromiter(lst, dtype=np.int64, count=len(lst))
+        return arr
+
+    def nearest(self, q: frozenset[int], k: int, allows: Callable[[T], bool] | None = None) -> list[tuple[T, float]]:
+        """The `k` items most similar to features `q` that `allows` admits, most similar first: the weights of
+        the shared features are accumulated over the posting lists (vectorised), then divided by the norms."""
+        with self._lock:
+            self._reweigh()
+            n = len(self._items)
+            if not n or not q:
+                return []
+            acc = np.zeros(n)
+            qw = 0.0
+            for f in q:
+                w = self._w(f)
+                qw += w
+                if f in self._index:
+                    acc[self._posting(f)] += w
+            scores = acc / (math.sqrt(qw) * np.maximum(self._norms[:n], 1e-9))
+            items = self._items
+        hit = np.flatnonzero(acc)
+        if not len(hit):
+            return []
+        want = min(len(hit), max(4 * k, 64))
+        top = hit[np.argpartition(-scores[hit], want - 1)[:want]] if want < len(hit) else hit
+        out: list[tuple[T, float]] = []
+        for round_ in range(2):  # the few best first; all of them if the predicate refuses too many
+            order = top[np.argsort(-scores[top], kind="stable")]
+            for i in order:
+                if allows is None or allows(items[i]):
+                    out.append((items[i], float(scores[i])))
+                    if len(out) >= k:
+                        return out
+            if round_ == 0 and len(top) < len(hit):
+                out.clear()
+                top = hit
+            else:
+                break
+        return out
+
+
+class TacticMemory:
+    """k-NN over harvested and verified (state → tactic) examples; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._index: FeatureIndex[TacticExample] = FeatureIndex()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, examples: Iterable[TacticExample]) -> int:
+        """Add examples (duplicates of an example already held are ignored); returns how many were new."""
+        return sum(self._index.add(ex, state_features(ex.hyps, ex.goal),
+                                   (ex.origin, ex.lemma, ex.hyps, ex.goal, ex.tactic)) for ex in examples)
+
+    def neighbours(self, hyps: Sequence[str], goal: str, k: int = 16,
+                   allows: Callable[[TacticExample], bool] | None = None) -> list[Neighbour]:
+        """The `k` most similar examples the predicate `allows`, most similar first."""
+        return [Neighbour(ex, sim) for ex, sim in self._index.nearest(state_features(hyps, goal), k, allows)]
+
+    def predict(self, hyps: Sequence[str], goal: str, k: int = 16,
+                allows: Callable[[TacticExample], bool] | None = None) -> list[Prediction]:
+        """Tactics of the `k` nearest allowed examples, adapted to this state's local names, best first; a tactic
+        naming a local of its example that this state cannot supply is dropped."""
+        here = hyp_names(hyps)
+        best: dict[str, list[float]] = {}
+        for nb in self.neighbours(hyps, goal, k, allows):
+            tac = adapt_names(nb.example.tactic, hyp_names(nb.example.hyps), nb.example.hyps, here, hyps)
+            if tac is None:
+                continue
+            best.setdefault(tac, []).append(nb.similarity)
+        preds = [Prediction(t, max(s), len(s)) for t, s in best.items()]
+        preds.sort(key=lambda p: (-p.score, -p.votes))
+        return preds
+
+
+class ProofMemory:
+    """Whole visible proofs, found by the similarity of their statements (for proof reuse)."""
+
+    def __init__(self) -> None:
+        self._index: FeatureIndex[LemmaProof] = FeatureIndex()
+        self._constants: dict[str, int] = defaultdict(int)  # constant -> how many held proofs name it
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, proofs: Iterable[LemmaProof]) -> int:
+        """Add proofs (one per origin and lemma); returns how many were new."""
+        new = 0
+        for p in proofs:
+            if self._index.add(p, statement_features(p.statement), (p.origin, p.lemma)):
+                new += 1
+                for c in p.constants:
+                    self._constants[c] += 1
+        return new
+
+    def constant_counts(self) -> dict[str, int]:
+        """How many held proofs name each constant (to discount the ubiquitous ones)."""
+        return self._constants
+
+    def similar(self, statement: str, k: int = 3,
+                allows: Callable[[LemmaProof], bool] | None = None) -> list[tuple[LemmaProof, float]]:
+        """The `k` allowed proofs whose statements are most like `statement` (a statement sentence)."""
+        return self._index.nearest(statement_features(statement), k, allows)
+
+
+_IDENT = re.compile(r"(?<![\w'.])([A-Za-z_][\w']*)(?![\w'])")
+
+
+def adapt_names(tactic: str, names: Sequence[str], hyps: Sequence[str], here: Sequence[str],
+                here_hyps: Sequence[str]) -> str | None:
+    """`tactic` (written for a state declaring the local `names`) with each local it mentions replaced by a local
+    of this state (`here`): the same name if this state has it, else the one at the same position among locals whose
+    declared type has the same head symbol; None when one cannot be supplied."""
+    used = [n for n in dict.fromkeys(_IDENT.findall(tactic)) if n in names]
+    if not used:
+        return tactic
+    kinds = _kinds(hyps)
+    here_kinds = _kinds(here_hyps)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for n in used:
+        if n in here and n not in taken and here_kinds.get(n) == kinds.get(n):
+            mapping[n] = n
+            taken.add(n)
+    for n in used:
+        if n in mapping:
+            continue
+        same = [m for m in here if here_kinds.get(m) == kinds.get(n) and m not in taken]
+        peers = [m for m in names if kinds.get(m) == kinds.get(n)]
+        pos = peers.index(n) if n in peers else 0
+        if not same:
+            return None
+        m = same[min(pos, len(same) - 1)]
+        mapping[n] = m
+        taken.add(m)
+    return _IDENT.sub(lambda mo: mapping.get(mo.group(1), mo.group(1)), tactic)
+
+
+def _kinds(hyps: Sequence[str]) -> dict[str, str]:
+    """Each local's kind: the head word of its declared type ("nat", "list", "le", "=")."""
+    out: dict[str, str] = {}
+    for h in hyps:
+        if ":" not in h:
+            continue
+        head, body = h.split(":", 1)
+        body = body.lstrip("= ").strip()
+        m = re.search(r"(<->|->|/\\|\\/|<>|<=|>=|=|<|>)", body)
+        kind = m.group(1) if m else (body.split()[0] if body.split() else "")
+        for n in head.split(","):
+            if n.strip():
+                out[n.strip()] = kind
+    return out

@@ -1,0 +1,206 @@
+"""One process's learning: the memories, fed from the harvest of what goals may see and from every proof verified.
+
+`Learning` is what the scheduler holds under profile 1:
+
+* `prepare(goal)` — the goal's `Visibility` (visibility.py), its sources harvested (harvest.py; cached on disk, so
+  a library is replayed once per machine) and their examples and proofs put in the memories (once per source text);
+* `view(goal, visibility)` — what the strategy reads (`strategies/learned.py`): predictions and reusable scripts,
+  restricted at query time to what the goal may see;
+* `learn(goal, trace, script)` — a proof just verified, added at once (online) and kept in the project's
+  `.auto-prove/learned/`, so the next run starts with it.
+
+Failures of any part (a library without sources, a corrupt cache, a file that does not replay) cost only that part:
+the search goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from . import LemmaProof, TacticExample
+from .features import statement_binders
+from .memory import Prediction, ProofMemory, TacticMemory
+
+if TYPE_CHECKING:
+    from ..goals import Goal
+    from ..provers.base import ProofState
+    from .harvest import HarvestCache
+    from .visibility import Visibility
+
+__all__ = ["Learning", "LearnedView"]
+
+log = logging.getLogger(__name__)
+
+LEARNED_DIR = "learned"  # under <project>/.auto-prove/: proofs auto-prove verified, as examples (JSON lines)
+
+
+class Learning:
+    """The memories of one process (see the module docstring); thread-safe."""
+
+    def __init__(self, root: Path | None = None, *, cache: "HarvestCache | None" = None) -> None:
+        self.tactics = TacticMemory()
+        self.proofs = ProofMemory()
+        self.root = root
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._loaded: set[tuple[str, str]] = set()  # (origin, digest) whose harvest is in the memories
+        self._harvesting: dict[tuple[str, str], threading.Event] = {}
+        self._store = None if root is None else Path(root) / ".auto-prove" / LEARNED_DIR / "proofs.jsonl"
+        self._load_store()
+
+    # -- feeding the memories ------------------------------------------------------------------------------------
+
+    def prepare(self, goal: "Goal", needs: Iterable[Path] = ()) -> "Visibility | None":
+        """The goal's visibility, with everything it may see harvested and in the memories; None (no learning for
+        this goal) when it cannot be worked out."""
+        from .harvest import harvest_source
+        from .visibility import visibility_for
+
+        if goal.backend != "coq":
+            return None
+        try:
+            vis = visibility_for(goal, needs)
+        except Exception as e:  # a part that fails costs only itself
+            log.warning("%s:%s: no learning for this goal: %s", goal.file.name, goal.line, e)
+            return None
+        for source in vis.sources:
+            key = (source.origin, source.digest or str(source.path))
+            with self._lock:
+                if key in self._loaded:
+                    continue
+                waiting = self._harvesting.get(key)
+                if waiting is None:
+                    self._harvesting[key] = threading.Event()
+            if waiting is not None:  # another worker is harvesting it: use it once it is there
+                waiting.wait(600)
+                continue
+            try:
+                h = harvest_source(source, cache=self._cache)
+                self.tactics.add(h.examples)
+                self.proofs.add(h.proofs)
+            except Exception as e:
+                log.warning("harvest of %s failed: %s", source.name, e)
+            finally:
+                with self._lock:
+                    self._loaded.add(key)
+                    self._harvesting.pop(key).set()
+        return vis
+
+    def learn(self, goal: "Goal", trace: Sequence[tuple["ProofState", str]], script: Sequence[str],
+              origin: str | None = None) -> None:
+        """Add a verified proof (its steps and its script) to the memories at once, and to the project's store."""
+        from .visibility import auto_prove_origin, qualified_lemma, statement_order
+
+        origin = origin or auto_prove_origin(goal.file)
+        lemma, order = qualified_lemma(goal), statement_order(goal)
+        examples = [TacticExample(tuple(st.goals[0].hypotheses), st.goals[0].conclusion, tac, lemma, origin, order)
+                    for st, tac in trace if st.goals]
+        proof = LemmaProof(lemma, goal.statement, tuple(script), origin, order)
+        self.tactics.add(examples)
+        self.proofs.add([proof])
+        if self._store is not None and examples:
+            try:
+                self._store.parent.mkdir(parents=True, exist_ok=True)
+                with self._store.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({"proof": _plain(asdict(proof)),
+                                        "examples": [_plain(asdict(e)) for e in examples]}) + "\n")
+            except OSError as e:
+                log.warning("could not keep a learned proof in %s: %s", self._store, e)
+
+    def _load_store(self) -> None:
+        """The proofs earlier runs verified in this project (a line that does not read is skipped)."""
+        if self._store is None or not self._store.is_file():
+            return
+        bad = 0
+        try:
+            lines = self._store.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            log.warning("cannot read %s: %s", self._store, e)
+            return
+        for line in lines:
+            try:
+                d = json.loads(line)
+                p = d["proof"]
+                self.proofs.add([LemmaProof(p["lemma"], p["statement"], tuple(p["script"]), p["origin"], p["order"],
+                                            frozenset(p.get("constants", ())))])
+                self.tactics.add([TacticExample(tuple(e["hyps"]), e["goal"], e["tactic"], e["lemma"], e["origin"],
+                                                e["order"]) for e in d["examples"]])
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+        if bad:
+            log.warning("%s: %d unreadable line(s) skipped", self._store, bad)
+
+    # -- what a search reads ----------------------------------------------------------------------------------
+
+    def view(self, goal: "Goal", visibility: "Visibility") -> "LearnedView":
+        """What the strategy may use for `goal`: only what `visibility` allows."""
+        return LearnedView(self, goal, visibility)
+
+
+class LearnedView:
+    """The learned candidates for one goal, restricted to what it may see (`strategies.learned.LearnedSource`)."""
+
+    def __init__(self, learning: Learning, goal: "Goal", visibility: "Visibility", k: int = 16) -> None:
+        self.learning = learning
+        self.goal = goal
+        self.visibility = visibility
+        self.k = k
+        self._premises: list[str] | None = None
+
+    def _allows_example(self, e: TacticExample) -> bool:
+        return self.visibility.allows(e.origin, e.order, e.lemma)
+
+    def _allows_proof(self, p: LemmaProof) -> bool:
+        return self.visibility.allows(p.origin, p.order, p.lemma)
+
+    def predict(self, hyps: Sequence[str], goal: str) -> list[Prediction]:
+        """The memory's predictions for a state of this goal."""
+        return self.learning.tactics.predict(hyps, goal, self.k, allows=self._allows_example)
+
+    def premises(self, n: int = 8) -> list[str]:
+        """Lemmas the proofs of the most similar visible statements used (CoqHammer-style k-NN premise selection:
+        each constant scored by the similarity of the proofs that name it, over how many visible proofs name it at
+        all), best first, without this goal's own lemma. Computed once per goal."""
+        if self._premises is None:
+            near = self.learning.proofs.similar(self.goal.statement, 24, allows=self._allows_proof)
+            score: dict[str, float] = {}
+            for proof, sim in near:
+                for c in proof.constants:
+                    score[c] = score.get(c, 0.0) + sim
+            common = self.learning.proofs.constant_counts()
+            own = self.goal.lemma
+            ranked = sorted(score, key=lambda c: -score[c] / math.log(2 + common.get(c, 0)))
+            self._premises = [c for c in ranked if c.split(".")[-1] != own][:n]
+        return self._premises
+
+    def reuse(self) -> list[tuple[tuple[str, ...], float]]:
+        """Scripts of the visible lemmas most like this goal's statement, their binders renamed to the goal's."""
+        out = []
+        mine = statement_binders(self.goal.statement)
+        for proof, sim in self.learning.proofs.similar(self.goal.statement, 3, allows=self._allows_proof):
+            theirs = statement_binders(proof.statement)
+            out.append((rename(proof.script, dict(zip(theirs, mine))), sim))
+        return out
+
+
+_IDENT = re.compile(r"(?<![\w'.])([A-Za-z_][\w']*)(?![\w'])")
+
+
+def rename(script: Sequence[str], mapping: dict[str, str]) -> tuple[str, ...]:
+    """`script` with the identifiers of `mapping` replaced (simultaneously)."""
+    mapping = {a: b for a, b in mapping.items() if a != b}
+    if not mapping:
+        return tuple(script)
+    return tuple(_IDENT.sub(lambda m: mapping.get(m.group(1), m.group(1)), s) for s in script)
+
+
+def _plain(d: dict[str, object]) -> dict[str, object]:
+    return {k: (sorted(v) if isinstance(v, frozenset) else list(v) if isinstance(v, tuple) else v)
+            for k, v in d.items()}

@@ -1,0 +1,206 @@
+"""Profile 1's learning core: state features, the k-NN tactic memory, proof reuse, the learned strategy, and a real
+search that uses them (real coqidetop)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+from sidecar.learn import LemmaProof, TacticExample
+from sidecar.learn.features import parse_term, state_features, statement_binders, statement_features
+from sidecar.learn.memory import ProofMemory, TacticMemory, adapt_names
+from sidecar.strategies import Candidate, SearchContext, strategy_for
+from sidecar.strategies.learned import LearnedProfile
+
+needs_coq = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="coqidetop.opt not installed")
+
+
+def ex(hyps: Sequence[str], goal: str, tactic: str, lemma: str = "l", origin: str = "Lib", order: int = 0) -> TacticExample:
+    return TacticExample(tuple(hyps), goal, tactic, lemma, origin, order)
+
+
+def test_features_ignore_local_names_and_see_structure() -> None:
+    a = state_features(["n, m : nat", "H : n <= m"], "S n <= S m")
+    b = state_features(["a, b : nat", "Hab : a <= b"], "S a <= S b")
+    c = state_features(["l : list nat"], "rev (rev l) = l")
+    assert a == b and len(a & c) < len(a) / 3
+    tree = parse_term("forall x : nat, x + 0 = x")
+    assert tree.label == "forall" and tree.children[-1].label == "="
+    assert statement_binders("Lemma x {A} (l : list A) (H : l <> nil) : forall k, In k l.") == ["A", "l", "H", "k"]
+    assert statement_features("Lemma a (n : nat) : n + 0 = n.") == statement_features("Theorem b (m : nat) : m + 0 = m.")
+
+
+def test_memory_predicts_the_nearest_tactic_adapted_to_local_names() -> None:
+    m = TacticMemory()
+    m.add([ex(["n, m : nat", "H : n <= m"], "S n <= S m", "apply le_n_S; exact H"),
+           ex(["l : list nat"], "rev (rev l) = l", "apply rev_involutive"),
+           ex(["l, l' : list nat"], "length (l ++ l') = length l + length l'", "apply app_length")])
+    (first, *_) = m.predict(["a, b : nat", "Hab : a <= b"], "S a <= S b")
+    assert first.tactic == "apply le_n_S; exact Hab" and first.score > 0.99
+    assert m.predict(["xs : list nat"], "rev (rev xs) = xs")[0].tactic == "apply rev_involutive"
+    # a tactic naming a local this state cannot supply is dropped
+    assert adapt_names("exact H", ["H"], ["H : n <= m"], ["x"], ["x : nat"]) is None
+    # visibility is the caller's predicate, applied at query time
+    assert m.predict(["xs : list nat"], "rev (rev xs) = xs", allows=lambda e: e.tactic != "apply rev_involutive")[0] \
+        .tactic != "apply rev_involutive"
+
+
+def test_memory_is_online() -> None:
+    m = TacticMemory()
+    assert m.predict([], "True") == []
+    assert m.add([ex([], "True", "exact I")]) == 1 and m.add([ex([], "True", "exact I")]) == 0
+    assert m.predict([], "True")[0].tactic == "exact I"
+
+
+def test_proof_memory_finds_similar_statements() -> None:
+    pm = ProofMemory()
+    pm.add([LemmaProof("add_0", "Lemma add_0 (n : nat) : n + 0 = n.", ("induction n", "reflexivity"), "Lib", 0),
+            LemmaProof("app_nil", "Lemma app_nil (l : list nat) : l ++ nil = l.", ("induction l", "auto"), "Lib", 1)])
+    (best, sim), *_ = pm.similar("Lemma mine (k : nat) : k + 0 = k.")
+    assert best.lemma == "add_0" and sim > 0.99
+
+
+class Source:
+    """What `learn.service.LearnedView` answers, fixed (the strategy's input, not our code under test)."""
+
+    def __init__(self, predictions: list[tuple[str, float]], scripts: list[tuple[tuple[str, ...], float]]) -> None:
+        from sidecar.learn.memory import Prediction
+
+        self.predictions = [Prediction(t, s, 1) for t, s in predictions]
+        self.scripts = scripts
+
+    def predict(self, hyps: Sequence[str], goal: str) -> list[object]:
+        return self.predictions  # type: ignore[return-value]
+
+    def reuse(self) -> list[tuple[tuple[str, ...], float]]:
+        return self.scripts
+
+
+def test_learned_profile_merges_by_cost_and_dedupes() -> None:
+    from sidecar.provers.base import GoalView, ProofState
+
+    state = ProofState((), (GoalView(("n : nat",), "n + 0 = n"),), 0, False, 0)
+    src = Source([("auto", 1.0), ("apply my_lemma", 0.9)], [(("intros", "auto"), 0.95)])
+    p1 = strategy_for("coq", 1)
+    assert isinstance(p1, LearnedProfile)
+    cands = list(p1.candidates(state, SearchContext(extra={"learned": src}), 0))
+    tactics = [c.tactic for c in cands]
+    assert tactics.count("auto") == 1 and "apply my_lemma" in tactics
+    reuse = next(c for c in cands if c.strategy == "reuse")
+    assert reuse.then == ("auto",) and reuse.tactic == "intros"
+    costs = [c.cost for c in cands[:5]]
+    assert costs == sorted(costs)
+    # without a learned source, profile 1 is profile 0
+    assert [c.tactic for c in p1.candidates(state, SearchContext(), 0)][:20] == \
+        [c.tactic for c in strategy_for("coq", 0).candidates(state, SearchContext(), 0)][:20]
+
+
+@needs_coq
+def test_search_runs_a_reused_script_and_reports_its_trace(tmp_path: Path) -> None:
+    """A reuse candidate is a whole script (bullets included) run sentence by sentence through real Coq; the proved
+    result carries (state, tactic) for every step, which is what the memory learns from."""
+    from sidecar.provers.base import Environment
+    from sidecar.provers.coq import CoqProver
+    from sidecar.search import Search, SearchBudget
+
+    class OnlyReuse:
+        backend = "coq"
+
+        def candidates(self, state, ctx, depth):  # type: ignore[no-untyped-def]
+            if depth == 0:
+                yield Candidate("intros n", "reuse", 0.3, 2.0,
+                                then=("induction n", "-", "reflexivity", "-", "simpl", "rewrite IHn", "reflexivity"))
+
+    env = Environment(file=tmp_path / "T.v", backend="coq", sentences=("Lemma t : forall n : nat, n + 0 = n.",
+                                                                        "Proof."), workdir=tmp_path)
+    with CoqProver() as prover:
+        root = prover.enter(env, 60)
+        r = Search(prover, OnlyReuse(), SearchContext(), SearchBudget(seconds=30)).run(root)
+    assert r.status == "proved" and r.strategy == "reuse", r
+    assert r.script == ("intros n", "induction n", "-", "reflexivity", "-", "simpl", "rewrite IHn", "reflexivity")
+    assert [t for _, t in r.trace] == list(r.script)
+    assert r.trace[0][0].goals[0].conclusion.startswith("forall n")
+    assert r.trace[-1][0].goals[0].conclusion == "S (n + 0) = S n" or "S" in r.trace[-1][0].goals[0].conclusion
+
+
+ROT = """Inductive t := A | B | C | D | E.
+Definition rot (x : t) := match x with A => B | B => C | C => D | D => E | E => A end.
+Tactic Notation "cases_on" constr(x) := destruct x; reflexivity.
+Lemma rot5 : forall x, rot (rot (rot (rot (rot x)))) = x.
+Proof. intros x. cases_on x. Qed.
+Lemma rot10 : forall y, rot (rot (rot (rot (rot (rot (rot (rot (rot (rot y))))))))) = y.
+Proof. Admitted.
+"""
+
+
+@pytest.fixture(scope="module")
+def harvest_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One harvest cache for these tests (the prelude is replayed once, then read from it)."""
+    return tmp_path_factory.mktemp("harvest-cache")
+
+
+@needs_coq
+def test_profile_1_reuses_an_earlier_proof_of_the_file(tmp_path: Path, harvest_cache: Path) -> None:
+    from conftest import read_json, run_cli
+
+    f = tmp_path / "R.v"
+    f.write_text(ROT)
+    env = {"AUTOPROVE_CACHE": str(harvest_cache)}
+    run = run_cli("prove", f, "--profile", "1", "--budget", "20", "--json", tmp_path / "r.json", env=env,
+                  timeout=600)
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert row["status"] == "proved" and "cases_on y" in row["proof"], run
+    assert set(row["families"]) & {"reuse", "memory"}, row
+    # online: the verified proof is kept for the project, and a new process's memory starts with it
+    from sidecar.learn.service import Learning
+
+    fresh = Learning(tmp_path)
+    assert len(fresh.tactics) >= 1 and len(fresh.proofs) == 1
+    (pred, *_) = fresh.tactics.predict(["z : t"], "rot (rot (rot (rot (rot (rot (rot (rot (rot (rot z))))))))) = z")
+    assert pred.tactic in ("intros z", "cases_on z") or "cases_on" in pred.tactic or pred.tactic.startswith("intros")
+
+
+@needs_coq
+def test_profile_1_never_uses_a_later_proof_or_its_own(tmp_path: Path, harvest_cache: Path) -> None:
+    """The file's proofs after the goal are not consulted: the only proof using `cases_on` comes after the goal, so
+    no proof found for it may use `cases_on`."""
+    from conftest import read_json, run_cli
+
+    text = ROT.replace("Lemma rot5 : forall x, rot (rot (rot (rot (rot x)))) = x.\nProof. intros x. cases_on x. Qed.\n",
+                       "").replace("Proof. Admitted.\n", "Proof. Admitted.\n"
+                                   "Lemma rot5 : forall x, rot (rot (rot (rot (rot x)))) = x.\n"
+                                   "Proof. intros x. cases_on x. Qed.\n")
+    f = tmp_path / "R.v"
+    f.write_text(text)
+    run = run_cli("prove", f, "--profile", "1", "--budget", "6", "--json", tmp_path / "r.json",
+                  env={"AUTOPROVE_CACHE": str(harvest_cache)}, timeout=600)
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert "cases_on" not in (row["proof"] or ""), run  # (a library's proof may be reused: the prelude's are visible)
+
+
+def test_learned_schedule_shifts_costs_by_family_history(tmp_path: Path) -> None:
+    import random
+
+    from sidecar.learn.schedule import MAX_SHIFT, FamilyPrior
+    from sidecar.ledger import GoalRecord, Ledger
+
+    led = Ledger(tmp_path)
+    for i in range(50):
+        led.record_attempt(f"k{i}", "winner", "t", "finished", 0.01)
+        led.record_attempt(f"k{i}", "loser", "t", "failed", 0.5)
+        led.upsert_goal(GoalRecord(f"k{i}", "f.v", "l", 1, "admitted", "proved", "p", 1, 1, 2, True, "", strategy="winner"))
+    history = led.family_history()
+    assert history["winner"][:2] == (50, 50) and history["loser"][:2] == (50, 0)
+    prior = FamilyPrior.sample(history, random.Random(0))
+    assert prior.cost("winner", 1.0) < 1.0 < prior.cost("loser", 1.0) <= 1.0 + MAX_SHIFT
+    assert prior.cost("unseen", 1.0) == 1.0
+    from sidecar.provers.base import GoalView, ProofState
+
+    state = ProofState((), (GoalView((), "True"),), 0, False, 0)
+    ctx = SearchContext(extra={"schedule": FamilyPrior({"closer": 0.5})})
+    shifted = {c.tactic: c.cost for c in strategy_for("coq", 1).candidates(state, ctx, 0)}
+    plain = {c.tactic: c.cost for c in strategy_for("coq", 0).candidates(state, SearchContext(), 0)}
+    assert shifted["auto"] == pytest.approx(plain["auto"] + 0.5)
