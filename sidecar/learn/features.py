@@ -222,7 +222,7 @@ def hyp_names(hyps: Sequence[str]) -> list[str]:
     return names
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1 << 17)
 def term_features(text: str, role: str, local: frozenset[str]) -> frozenset[int]:
     """Hashed walks of length ≤ 3 of one printed term, prefixed by its role ("g" goal, "h" hypothesis)."""
     tree = parse_term(text, local)
