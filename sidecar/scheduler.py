@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import re
 import threading
 import time
@@ -62,6 +63,9 @@ class ProveOptions:
     # folder of a converted seq2seq tactic model whose tactics join the search (learn/neural.py); None: the folder in
     # $AUTOPROVE_MODEL if set; "": none
     neural_model: str | None = None
+    # profile 1: add each verified proof to the memories at once, for the goals after it; None: on unless
+    # $AUTOPROVE_ONLINE_LEARNING is "0" (benchmarks/online.py measures with it off, as "memory reset each time")
+    online_learning: bool | None = None
 
 
 @dataclass
@@ -552,7 +556,7 @@ class Scheduler:
             out.status, out.verified = "proved", True
             out.replacement, out.header, out.depends_on_open = taken[result.script]
             out.families = result.families
-            if learning is not None and result.trace:
+            if learning is not None and result.trace and self._online():
                 learning.learn(goal, result.trace, result.script)  # online: the next goal already knows it
         elif result.status == "cancelled":
             out.status = "queued"
@@ -581,6 +585,12 @@ class Scheduler:
                 self._warn_ledger(e)
                 self._history = (now, {})
         return FamilyPrior.sample(self._history[1], random.Random(goal.key.digest))
+
+    def _online(self) -> bool:
+        """Whether verified proofs join the memories at once (ProveOptions.online_learning)."""
+        if self.options.online_learning is not None:
+            return self.options.online_learning
+        return os.environ.get("AUTOPROVE_ONLINE_LEARNING", "1").strip() != "0"
 
     def _learning(self) -> "Learning":
         """The memories of this scheduler's searches (profile 1), made on first use."""

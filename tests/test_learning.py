@@ -161,6 +161,15 @@ def test_profile_1_reuses_an_earlier_proof_of_the_file(tmp_path: Path, harvest_c
     assert len(fresh.tactics) >= 1 and len(fresh.proofs) == 1
     (pred, *_) = fresh.tactics.predict(["z : t"], "rot (rot (rot (rot (rot (rot (rot (rot (rot (rot z))))))))) = z")
     assert pred.tactic in ("intros z", "cases_on z") or "cases_on" in pred.tactic or pred.tactic.startswith("intros")
+    # with online learning off (benchmarks/online.py's "reset"), the proof is still found and nothing is kept
+    off = tmp_path / "off"
+    off.mkdir()
+    (off / "R.v").write_text(ROT)
+    run = run_cli("prove", off / "R.v", "--profile", "1", "--budget", "20", "--json", off / "r.json",
+                  env={**env, "AUTOPROVE_ONLINE_LEARNING": "0"}, timeout=600)
+    (row,) = read_json(off / "r.json")["goals"]
+    assert row["status"] == "proved", run
+    assert not (off / ".auto-prove" / "learned" / "proofs.jsonl").exists()
 
 
 @needs_coq
