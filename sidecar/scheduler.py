@@ -545,8 +545,22 @@ class Scheduler:
 
         strat = with_neural(strat, self.options.neural_model, goal.backend)
         budget = replace(budget, fallback_seconds=CLEAN_PROOF_SHARE * self.options.budget)
-        result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
-                        on_progress=on_progress, accept=accept).run(root)
+        first: SearchResult | None = None
+        if ctx.extra.get("learned") is not None:  # profile 1: the memory alone first, for a short slice
+            from .strategies.learned import LearnedFirst, first_slice
+
+            first = Search(prover, LearnedFirst(goal.backend), ctx,
+                           replace(budget, seconds=min(budget.seconds, first_slice(self.options.budget))),
+                           on_attempt=on_attempt, cancel=cancel, on_progress=on_progress, accept=accept).run(root)
+            budget = replace(budget, seconds=max(0.1, budget.seconds - first.seconds))
+        if first is not None and first.status in ("proved", "cancelled", "error"):
+            result = first
+        else:
+            result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
+                            on_progress=on_progress, accept=accept).run(root)
+            if first is not None:  # the report counts the attempts of both
+                result.attempts += first.attempts
+                result.strategies.update(first.strategies)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:

@@ -97,6 +97,16 @@ def test_learned_profile_merges_by_cost_and_dedupes() -> None:
     assert [c.tactic for c in p1.candidates(state, SearchContext(), 0)][:20] == \
         [c.tactic for c in strategy_for("coq", 0).candidates(state, SearchContext(), 0)][:20]
 
+    # the memory-only slice: the learned candidates alone, by cost; nothing without a learned source
+    from sidecar.strategies.learned import LearnedFirst, first_slice
+
+    alone = list(LearnedFirst().candidates(state, SearchContext(extra={"learned": src}), 0))
+    assert {c.strategy for c in alone} == {"memory", "reuse"} and len(alone) == 3
+    assert [c.cost for c in alone] == sorted(c.cost for c in alone)
+    assert [c.tactic for c in LearnedFirst().candidates(state, SearchContext(extra={"learned": src}), 1)] == \
+        ["auto", "apply my_lemma"]  # reuse only at the root
+    assert list(LearnedFirst().candidates(state, SearchContext(), 0)) == []
+    assert 0 < first_slice(60) <= 15 and first_slice(5) < 5
 
 @needs_coq
 def test_search_runs_a_reused_script_and_reports_its_trace(tmp_path: Path) -> None:

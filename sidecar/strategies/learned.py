@@ -8,6 +8,11 @@
 * With `ctx.extra["schedule"]` (`learn.schedule.FamilyPrior`), every candidate's cost shifted by what its family
   achieved in the project's history.
 
+`LearnedFirst` is the same memory and reuse candidates alone (Tactician's k-NN search, nothing hand-written): the
+scheduler runs it first, for a short slice of the goal's budget (`first_slice`), then the merged search with what is
+left. The two are complementary — the memory proves in a second or two what the hand-written candidates would bury
+under thousands of cheaper attempts, and a memory-only search that has nothing to offer exhausts within a second.
+
 The strategy knows nothing of where these come from: `ctx.extra["learned"]` is an object with `predict(hyps, goal)`
 and `reuse()` (see `learn.service.LearnedView`), already restricted to what the goal may see. Without it, profile 1
 is profile 0.
@@ -22,10 +27,49 @@ from typing import Iterable, Iterator, Protocol, Sequence
 from ..provers.base import ProofState
 from . import Candidate, SearchContext
 
-__all__ = ["LearnedProfile", "LearnedSource", "MEMORY_CANDIDATES"]
+__all__ = ["LearnedProfile", "LearnedFirst", "LearnedSource", "MEMORY_CANDIDATES", "first_slice"]
 
 MEMORY_CANDIDATES = 12  # predictions tried per state
 REUSE_CANDIDATES = 3  # scripts tried at the root
+FIRST_CANDIDATES = 16  # predictions per state in the memory-only slice
+FIRST_SHARE, FIRST_MAX = 0.2, 15.0  # the memory-only slice: this share of the goal's budget, at most this long
+
+
+def first_slice(budget: float) -> float:
+    """Seconds of a goal's budget given to the memory-only search (`LearnedFirst`) before the merged one."""
+    return min(FIRST_MAX, FIRST_SHARE * budget)
+
+
+def _learned(state: ProofState, ctx: SearchContext, depth: int, k: int) -> list[Candidate]:
+    """The memory's predictions for the state's first goal and, at the root, the reused scripts, by cost."""
+    learned = ctx.extra.get("learned")
+    if learned is None or not state.goals:
+        return []
+    t = ctx.tactic_timeout
+    g = state.goals[0]
+    mine: list[Candidate] = []
+    for p in list(learned.predict(g.hypotheses, g.conclusion))[:k]:  # type: ignore[attr-defined]
+        score = float(getattr(p, "score", 0.0))
+        mine.append(Candidate(str(getattr(p, "tactic")), "memory", 0.35 + 1.9 * (1.0 - score), t))
+    if depth == 0:
+        for script, sim in list(learned.reuse())[:REUSE_CANDIDATES]:  # type: ignore[attr-defined]
+            if script:
+                mine.append(Candidate(script[0], "reuse", 0.3 + 1.5 * (1.0 - sim), t, then=tuple(script[1:])))
+    return mine
+
+
+class LearnedFirst:
+    """The memory-only search of profile 1's first slice (see the module docstring)."""
+
+    def __init__(self, backend: str = "coq") -> None:
+        self.backend = backend
+
+    def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> Iterator[Candidate]:
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        for c in sorted(_learned(state, ctx, depth, FIRST_CANDIDATES), key=lambda c: c.cost):
+            if (c.tactic, c.then) not in seen:
+                seen.add((c.tactic, c.then))
+                yield c
 
 
 class LearnedSource(Protocol):
@@ -52,15 +96,7 @@ class LearnedProfile:
             yield from base
             return
         t = ctx.tactic_timeout
-        g = state.goals[0]
-        mine: list[Candidate] = []
-        for p in list(learned.predict(g.hypotheses, g.conclusion))[:MEMORY_CANDIDATES]:  # type: ignore[attr-defined]
-            score = float(getattr(p, "score", 0.0))
-            mine.append(Candidate(str(getattr(p, "tactic")), "memory", 0.35 + 1.9 * (1.0 - score), t))
-        if depth == 0:
-            for script, sim in list(learned.reuse())[:REUSE_CANDIDATES]:  # type: ignore[attr-defined]
-                if script:
-                    mine.append(Candidate(script[0], "reuse", 0.3 + 1.5 * (1.0 - sim), t, then=tuple(script[1:])))
+        mine = _learned(state, ctx, depth, MEMORY_CANDIDATES)
         premises = getattr(learned, "premises", None)
         if callable(premises) and depth <= 2:
             names = list(premises())
