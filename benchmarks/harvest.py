@@ -8,6 +8,12 @@ time) into the harvest cache. Prints the number of libraries, proofs replayed an
 time, the cache's size on disk and the throughput. A second pass (`--again`) reads everything back from the cache.
 
     python benchmarks/harvest.py [--jobs 2] [--limit N] [--cache DIR] [--fresh] [--again] [--json out.json]
+
+`--edits CASE` measures instead what an edit costs in the goal's own file (which the editor harvests again after
+every edit): the case file harvested whole into an empty cache, then after an edit at its end (only the goal's
+`Admitted.` changes), in the middle (a definition inserted before the middle lemma), and before its first lemma.
+
+    python benchmarks/harvest.py --edits d010_List_NoDup_nth.v
 """
 
 from __future__ import annotations
@@ -87,7 +93,10 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="empty this Coq version's cache folder first")
     ap.add_argument("--again", action="store_true", help="then harvest once more (all from the cache)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--edits", default="", help="a case file: time the harvest of its own file after edits")
     args = ap.parse_args()
+    if args.edits:
+        return edits(args.set / "cases" / args.edits)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
     console = Console(stderr=True)
     cache = HarvestCache(args.cache)
@@ -121,6 +130,38 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps(doc))
+    return 0
+
+
+def edits(case: Path) -> int:
+    """Harvest the case's own file whole, then again after an edit at the end, in the middle, at the top."""
+    import tempfile
+
+    from sidecar.coq_source import classify
+    from sidecar.learn.harvest import harvest_source
+
+    with tempfile.TemporaryDirectory(prefix="harvest-edits-") as tmp:
+        f = Path(tmp) / case.name
+        text = case.read_text(encoding="utf-8")
+        f.write_text(text, encoding="utf-8")
+        cache = HarvestCache(Path(tmp) / "cache")
+        src = Source(origin=str(f), kind="project", path=f, workdir=f.parent)
+        run = run_coqc(text.encode(), f.stem, load_dir=f.parent)
+        openers = [s.start for s in run.sentences if classify(s.text).kind == "opener"]
+        if not openers:
+            print(f"{case.name}: no lemma found")
+            return 1
+        middle = openers[len(openers) // 2]
+        data = text.encode()
+        steps = [("whole file", data),
+                 ("edit at the end", data.replace(b"Admitted.", b"Proof. Admitted.")),
+                 ("edit in the middle", data[:middle] + b"Definition an_edit := 0.\n" + data[middle:]),
+                 ("edit at the top", data[:openers[0]] + b"Definition an_edit := 0.\n" + data[openers[0]:])]
+        for what, content in steps:
+            f.write_bytes(content)
+            t0 = time.monotonic()
+            h = harvest_source(src, cache=cache)
+            print(f"{what:<20} {time.monotonic() - t0:7.1f} s  {h.replayed} proofs, {len(h.examples)} examples")
     return 0
 
 

@@ -367,7 +367,26 @@ class LiveWorkspace:
             if at_edit is not None and at_edit.key == goal.key:
                 return TIER_HERE * 1e9 - doc.edited_at + 5e8  # behind an explicit proveHere, ahead of the rest
         tier = TIER_OPEN if doc.is_open else TIER_WORKSPACE
-        return tier * 1e9 - (doc.edited_at if doc.is_open else 0.0) + goal.index * 1e-3
+        return tier * 1e9 - (doc.edited_at if doc.is_open else 0.0) + self._within(goal)
+
+    def _within(self, goal: Goal) -> float:
+        """A goal's place among its document's goals (under 1): file order under profile 0; under profile 1 the
+        cheapest expected first (learn/schedule.expected_seconds, from the ledger's record of the goal), file
+        order among equals."""
+        if self.options.profile < 1:
+            return goal.index * 1e-3
+        from .learn.schedule import expected_seconds
+
+        rec = None
+        ledger = self.scheduler.ledger
+        if ledger is not None:
+            try:
+                rec = ledger.goal(goal.key.digest)
+            except Exception:  # a ledger that cannot be read costs only the ordering
+                rec = None
+        est = expected_seconds(goal.statement, rec.status if rec else None, rec.seconds if rec else 0.0,
+                               self.options.budget)
+        return min(0.9, est * 1e-4) + goal.index * 1e-7
 
     def _reprioritize(self, doc: Document) -> None:
         for tg in doc.goals:

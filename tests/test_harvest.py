@@ -399,3 +399,52 @@ def test_lean_file_harvested_through_the_repl_and_cached(tmp_path: Path, monkeyp
 
     again = harvest_source(src, cache=cache, prover=no_repl)  # type: ignore[arg-type]
     assert again.from_cache and again.examples == h.examples
+
+
+class Runs:
+    """A prover factory whose provers count the tactics run through them (the replay's work)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.runs = 0
+
+    def __call__(self) -> CoqProver:
+        self.count += 1
+        p = CoqProver()
+        inner = p.run
+
+        def run(state, tactic, timeout):  # type: ignore[no-untyped-def]
+            self.runs += 1
+            return inner(state, tactic, timeout)
+
+        p.run = run  # type: ignore[method-assign]
+        return p
+
+
+@needs_coq
+def test_an_edit_replays_only_the_proofs_after_it(tmp_path: Path) -> None:
+    """A file being edited is harvested again at every edit: the proofs whose text and everything before them are
+    unchanged are taken from the last harvest (same examples), only the ones after the edit are replayed."""
+    f = tmp_path / "Edit.v"
+    head = ("Lemma one : 1 = 1. Proof. reflexivity. Qed.\n"
+            "Lemma two : True /\\ True. Proof. split; exact I. Qed.\n")
+    f.write_text(head + "Lemma three : 3 = 3. Proof. reflexivity. Qed.\n")
+    cache = HarvestCache(tmp_path / "cache")
+    first = harvest_source(source_of(f), cache=cache, prover=Runs())
+    assert first.replayed == 3 and len(first.keys) == 3
+    f.write_text(head + "Lemma three : 3 = 3. Proof. simpl. reflexivity. Qed.\n")  # an edit in the last proof
+    runs = Runs()
+    second = harvest_source(source_of(f), cache=cache, prover=runs)
+    assert second.replayed == 3 and not second.from_cache
+    assert pairs(second, "one") == pairs(first, "one") and pairs(second, "two") == pairs(first, "two")
+    assert [t for t, _ in pairs(second, "three")] == ["simpl", "reflexivity"]
+    full = Runs()
+    f.write_text("Definition k := 0.\n" + f.read_text())  # an edit at the top: everything after it again
+    third = harvest_source(source_of(f), cache=cache, prover=full)
+    assert third.replayed == 3 and full.runs > runs.runs > 0
+    f.write_text("Definition k := 0.\n" + head + "Lemma three : 3 = 3. Proof. simpl. reflexivity. Qed.\n"
+                 "(* a comment at the end *)\n")
+    none = Starts(allow=False)  # only a comment after the last proof: nothing to replay, no prover started
+    fourth = harvest_source(source_of(f), cache=cache, prover=none)
+    assert fourth.replayed == 3 and {(e.lemma, e.tactic) for e in fourth.examples} == \
+        {(e.lemma, e.tactic) for e in third.examples}

@@ -223,3 +223,54 @@ def test_learned_schedule_shifts_costs_by_family_history(tmp_path: Path) -> None
     shifted = {c.tactic: c.cost for c in strategy_for("coq", 1).candidates(state, ctx, 0)}
     plain = {c.tactic: c.cost for c in strategy_for("coq", 0).candidates(state, SearchContext(), 0)}
     assert shifted["auto"] == pytest.approx(plain["auto"] + 0.5)
+
+
+@needs_coq
+def test_profile_1_orders_a_documents_goals_by_expected_cost(tmp_path: Path) -> None:
+    """Under profile 1 the language server searches a document's cheapest-looking goals first: one the ledger shows
+    searched to a timeout goes last, a short statement before a long one; profile 0 keeps file order."""
+    from sidecar.goals import find_goals
+    from sidecar.learn.schedule import expected_seconds
+    from sidecar.ledger import GoalRecord
+    from sidecar.live import LiveWorkspace
+    from sidecar.scheduler import ProveOptions
+
+    f = tmp_path / "O.v"
+    f.write_text("Lemma hard : forall n : nat, n + 0 = n.\nProof. Admitted.\n"
+                 "Lemma long : forall a b c d : nat, a + b + c + d = d + c + b + a /\\ a * b * c = c * b * a.\n"
+                 "Proof. Admitted.\n"
+                 "Lemma short : True.\nProof. Admitted.\n")
+    goals = [g for g in find_goals(f).goals if g.fillable]
+    assert [g.lemma for g in goals] == ["hard", "long", "short"]
+    assert expected_seconds("Lemma a : True.") < expected_seconds("Lemma b : forall n m : nat, n + m = m + n.")
+    assert expected_seconds("x", "timeout", 60.0) > expected_seconds("Lemma b : " + "x + " * 50 + "x.")
+    for profile, want in ((1, ["short", "long", "hard"]), (0, ["hard", "long", "short"])):
+        live = LiveWorkspace(ProveOptions(profile=profile, budget=60), tmp_path)
+        try:
+            hard = goals[0]
+            live.scheduler.ledger.upsert_goal(GoalRecord(hard.key.digest, str(f), "hard", hard.line, "admitted",
+                                                         "timeout", None, 60.0, 60.0, 900, False, ""))
+            assert [g.lemma for g in sorted(goals, key=live._within)] == want
+        finally:
+            live.close()
+
+
+@pytest.mark.parametrize("method", ["knn", "nb", "both"])
+def test_premise_selection_learns_from_visible_proofs_only(method: str) -> None:
+    """Constants named by the proofs of similar statements come first; a proof the goal may not see (here: the
+    only one naming `secret`) is never counted, whatever the method."""
+    from sidecar.learn.premises import rank_premises
+
+    def proof(lemma: str, stmt: str, consts: Sequence[str], order: int) -> LemmaProof:
+        return LemmaProof(lemma, stmt, ("auto",), "Lib", order, frozenset(consts))
+
+    mem = ProofMemory()
+    mem.add([proof("a", "Lemma a : forall l : list nat, rev (rev l) = l.", ["Lib.rev_involutive", "Lib.eq_refl"], 0),
+             proof("b", "Lemma b : forall l m : list nat, rev (l ++ m) = rev m ++ rev l.",
+                   ["Lib.rev_app_distr", "Lib.eq_refl"], 1),
+             proof("c", "Lemma c : forall n : nat, n + 0 = n.", ["Lib.plus_n_O", "Lib.eq_refl"], 2),
+             proof("d", "Lemma d : forall l : list nat, rev (rev (rev l)) = rev l.", ["Lib.secret"], 3)])
+    ranked = rank_premises("Lemma g : forall k : list nat, rev (rev k) = k.", mem, lambda p: p.order < 3, 3, method,
+                           exclude="g")
+    assert "Lib.secret" not in ranked and "Lib.rev_involutive" in ranked[:2], ranked
+    assert rank_premises("Lemma g : True.", ProofMemory(), None, 3, method) == []

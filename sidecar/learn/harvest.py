@@ -86,6 +86,10 @@ class Harvest:
     from_cache: bool = False
     seconds: float = 0.0  # time spent (reading the cache, or cutting and replaying)
     message: str = ""  # one line when the source could not be harvested at all (no .v, does not compile)
+    # (lemma, order) -> digest of every sentence up to the end of that proof (with the load path): a later harvest
+    # of the same source after an edit takes the proofs whose digest it still has instead of replaying them
+    keys: Mapping[tuple[str, int], str] = field(default_factory=dict)
+    deps: Mapping[str, str] = field(default_factory=dict)  # as read from the cache: the project .vo it loaded
 
     @property
     def replayed(self) -> int:
@@ -330,12 +334,36 @@ class HarvestCache:
             proofs = tuple(LemmaProof(str(q[0]), str(q[1]), tuple(q[2]), origin, int(q[3]), frozenset(q[4]))
                            for q in doc["proofs"])
             skipped = {str(k): int(v) for k, v in dict(doc["skipped"]).items()}
+            keys = {(str(k[0]), int(k[1])): str(k[2]) for k in doc.get("keys") or ()}
         except Exception as e:  # noqa: BLE001 - any damage: warn, drop the entry, harvest again
             log.warning("harvest cache: %s is unreadable (%s); harvesting %s again", p, _one_line(e), source.name)
             self._remove(p)
             return None
         return Harvest(source, examples, proofs, skipped, from_cache=True, seconds=time.monotonic() - t0,
-                       message=str(doc.get("message", "")))
+                       message=str(doc.get("message", "")), keys=keys,
+                       deps={str(k): str(v) for k, v in dict(doc.get("deps") or {}).items()})
+
+    def latest(self, source: Source) -> Harvest | None:
+        """The most recent readable entry of `source`'s origin, whatever its digest (for an incremental harvest
+        after an edit: its proofs whose `keys` still match are taken as they are); None if there is none."""
+        p = self.path(source.origin, "0" * 16)
+        stem = p.name.rsplit("-", 1)[0]
+        found = list(p.parent.glob(stem + "-*.json.gz")) if p.parent.is_dir() else []
+        def mtime(q: Path) -> float:
+            try:
+                return q.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        for q in sorted(found, key=mtime, reverse=True):
+            try:
+                with gzip.open(q, "rt", encoding="utf-8") as fh:
+                    digest = json.load(fh).get("digest")
+            except Exception:  # noqa: BLE001 - damaged: `load` says so when it is asked for it
+                continue
+            if isinstance(digest, str):
+                return self.load(source, digest)
+        return None
 
     def store(self, harvest: Harvest, digest: str, deps: Mapping[str, str]) -> None:
         """Write an entry atomically (a failure to write is logged, never raised); keep a few digests per origin."""
@@ -345,6 +373,7 @@ class HarvestCache:
             "deps": dict(deps), "message": harvest.message, "skipped": dict(harvest.skipped),
             "examples": [[list(e.hyps), e.goal, e.tactic, e.lemma, e.order] for e in harvest.examples],
             "proofs": [[q.lemma, q.statement, list(q.script), q.order, sorted(q.constants)] for q in harvest.proofs],
+            "keys": [[lemma, order, key] for (lemma, order), key in harvest.keys.items()],
         }
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -624,7 +653,21 @@ def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover:
                             source.name, problem)
         else:
             texts = prefix or ()
-        result, deps = _replay_all(source, texts, workdir, prover or _default_prover, tactic_timeout)
+        reuse: dict[str, tuple[LemmaProof, list[TacticExample]]] = {}
+        prior = None
+        if source.kind != "library":  # a file being edited: the proofs before the edit are taken from last time
+            prior = cache.latest(source)
+            if prior is not None and prior.keys:
+                by: dict[tuple[str, int], list[TacticExample]] = {}
+                for e in prior.examples:
+                    by.setdefault((e.lemma, e.order), []).append(e)
+                for q in prior.proofs:
+                    key = prior.keys.get((q.lemma, q.order))
+                    if key is not None:
+                        reuse[key] = (q, by.get((q.lemma, q.order), []))
+        result, deps = _replay_all(source, texts, workdir, prover or _default_prover, tactic_timeout, reuse)
+        if not deps and prior is not None and reuse:  # nothing replayed that could say: what it loaded last time
+            deps = dict(prior.deps)
     except AutoProveError as e:
         msg = f"{source.name} could not be harvested: {_one_line(e)}"
         log.warning("harvest: %s", msg)
@@ -637,9 +680,25 @@ def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover:
     return result
 
 
+def _prefix_keys(texts: Sequence[str], args: Sequence[str]) -> list[str]:
+    """For each sentence, a digest of it and every sentence before it (and the load path)."""
+    h = hashlib.sha256("\0".join(args).encode("utf-8") + b"\1")
+    out = []
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\0")
+        out.append(h.copy().hexdigest())
+    return out
+
+
 def _replay_all(source: Source, texts: Sequence[str], workdir: Path, make_prover: ProverFactory,
-                tactic_timeout: float) -> tuple[Harvest, dict[str, str]]:
-    """Replay every named proof of `texts` (one source) in one prover; returns the harvest and its dependencies."""
+                tactic_timeout: float, reuse: Mapping[str, tuple[LemmaProof, list[TacticExample]]] | None = None
+                ) -> tuple[Harvest, dict[str, str]]:
+    """Replay every named proof of `texts` (one source) in one prover; returns the harvest and its dependencies.
+    A proof whose prefix digest is in `reuse` (everything up to its end unchanged since that harvest) is taken
+    from there, not replayed; the prover is started only if some proof must be."""
+    reuse = reuse or {}
+    prefix = _prefix_keys(texts, source.args)
+    keys: dict[tuple[str, int], str] = {}
     sentences = [Sentence(0, 0, t) for t in texts]
     infos = [classify(t) for t in texts]
     walk = _walk(infos, sentences)
@@ -652,7 +711,13 @@ def _replay_all(source: Source, texts: Sequence[str], workdir: Path, make_prover
     not_terms: set[str] = set()  # words that name no term here (tactics, notations)
     last_env: Environment | None = None  # the last environment that loaded (the most of the file)
     broken_at: int | None = None  # a sentence of the file that does not load in the prover
-    p = make_prover()
+    started: list[Prover] = []
+
+    def prover() -> Prover:
+        if not started:
+            started.append(make_prover())
+        return started[0]
+
     try:
         for proof in walk.proofs:
             name = proof.info.name
@@ -680,6 +745,14 @@ def _replay_all(source: Source, texts: Sequence[str], workdir: Path, make_prover
                 skipped["environment"] += 1
                 continue
             lemma = ".".join((*_module_path(proof.scopes), name))
+            key = prefix[proof.closer]
+            known_proof = reuse.get(key)
+            if known_proof is not None and known_proof[0].lemma == lemma and known_proof[0].order == proof.opener:
+                proofs.append(known_proof[0])
+                examples.extend(known_proof[1])
+                keys[(lemma, proof.opener)] = key
+                continue
+            p = prover()
             env = Environment(file=file, backend="coq", sentences=tuple(texts[:first]), args=source.args,
                               workdir=workdir)
             try:
@@ -718,10 +791,12 @@ def _replay_all(source: Source, texts: Sequence[str], workdir: Path, make_prover
             examples.extend(replay.examples)
             proofs.append(LemmaProof(lemma, texts[proof.opener], tuple(s for s in script if s), source.origin,
                                      proof.opener, frozenset(constants)))
-        deps = _dependencies(p, last_env, source) if last_env is not None and proofs else {}
+            keys[(lemma, proof.opener)] = key
+        deps = _dependencies(prover(), last_env, source) if last_env is not None and proofs else {}
     finally:
-        p.close()
-    return Harvest(source, tuple(examples), tuple(proofs), dict(skipped)), deps
+        if started:
+            started[0].close()
+    return Harvest(source, tuple(examples), tuple(proofs), dict(skipped), keys=keys), deps
 
 
 def _constants(prover: Prover, state: ProofState, script: Sequence[str], examples: Sequence[TacticExample],

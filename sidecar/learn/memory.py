@@ -89,6 +89,11 @@ class FeatureIndex(Generic[T]):
             w = (math.log((n + 1) / (self._df.get(f, 0) + 1)) + 1.0) ** 2
         return w
 
+    def idf(self, f: int) -> float:
+        """The inverse document frequency of feature `f` among the held items (the square root of its weight)."""
+        with self._lock:
+            return math.sqrt(self._w(f))
+
     def _reweigh(self) -> None:
         """Recompute idf weights and norms (called with the lock held) when the index grew by a tenth; norms of
         items added since are computed with the weights in force."""
@@ -204,6 +209,10 @@ class ProofMemory:
     def constant_counts(self) -> dict[str, int]:
         """How many held proofs name each constant (to discount the ubiquitous ones)."""
         return self._constants
+
+    def idf(self, f: int) -> float:
+        """The inverse document frequency of statement feature `f` among the held proofs."""
+        return self._index.idf(f)
 
     def similar(self, statement: str, k: int = 3,
                 allows: Callable[[LemmaProof], bool] | None = None) -> list[tuple[LemmaProof, float]]:

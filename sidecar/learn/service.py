@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import threading
 from dataclasses import asdict
@@ -165,19 +164,13 @@ class LearnedView:
         return self.learning.tactics.predict(hyps, goal, self.k, allows=self._allows_example)
 
     def premises(self, n: int = 8) -> list[str]:
-        """Lemmas the proofs of the most similar visible statements used (CoqHammer-style k-NN premise selection:
-        each constant scored by the similarity of the proofs that name it, over how many visible proofs name it at
-        all), best first, without this goal's own lemma. Computed once per goal."""
+        """Lemmas the proofs of the most similar visible statements used (premises.py: CoqHammer's k-NN / naive
+        Bayes over the goal's visible neighbourhood), best first, without this goal's own lemma. Once per goal."""
         if self._premises is None:
-            near = self.learning.proofs.similar(self.goal.statement, 24, allows=self._allows_proof)
-            score: dict[str, float] = {}
-            for proof, sim in near:
-                for c in proof.constants:
-                    score[c] = score.get(c, 0.0) + sim
-            common = self.learning.proofs.constant_counts()
-            own = self.goal.lemma
-            ranked = sorted(score, key=lambda c: -score[c] / math.log(2 + common.get(c, 0)))
-            self._premises = [c for c in ranked if c.split(".")[-1] != own][:n]
+            from .premises import METHOD, rank_premises
+
+            self._premises = rank_premises(self.goal.statement, self.learning.proofs, self._allows_proof, n, METHOD,
+                                           exclude=self.goal.lemma)
         return self._premises
 
     def reuse(self) -> list[tuple[tuple[str, ...], float]]:
