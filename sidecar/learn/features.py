@@ -214,12 +214,20 @@ def _hash(feature: str) -> int:
 
 def hyp_names(hyps: Sequence[str]) -> list[str]:
     """The local names a list of printed hypotheses declares (`n, m : nat` declares n and m)."""
+    return list(_hyp_names(tuple(hyps)))
+
+
+@lru_cache(maxsize=1 << 15)
+def _hyp_names(hyps: tuple[str, ...]) -> tuple[str, ...]:
     names: list[str] = []
     for h in hyps:
         head = h.split(":", 1)[0] if ":" in h else ""
         head = head.split(":=", 1)[0]
-        names.extend(x.strip() for x in head.split(",") if re.fullmatch(r"\s*[A-Za-z_][\w']*\s*", x))
-    return names
+        names.extend(x.strip() for x in head.split(",") if _NAME.fullmatch(x))
+    return tuple(names)
+
+
+_NAME = re.compile(r"\s*[A-Za-z_][\w']*\s*")
 
 
 @lru_cache(maxsize=1 << 17)

@@ -18,6 +18,7 @@ import math
 import re
 import threading
 from collections import defaultdict
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Callable, Generic, Hashable, Iterable, Sequence, TypeVar
 
@@ -255,6 +256,11 @@ def adapt_names(tactic: str, names: Sequence[str], hyps: Sequence[str], here: Se
 
 def _kinds(hyps: Sequence[str]) -> dict[str, str]:
     """Each local's kind: the head word of its declared type ("nat", "list", "le", "=")."""
+    return _kinds_of(tuple(hyps))
+
+
+@lru_cache(maxsize=1 << 15)
+def _kinds_of(hyps: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for h in hyps:
         if ":" not in h:
