@@ -274,3 +274,37 @@ def test_premise_selection_learns_from_visible_proofs_only(method: str) -> None:
                            exclude="g")
     assert "Lib.secret" not in ranked and "Lib.rev_involutive" in ranked[:2], ranked
     assert rank_premises("Lemma g : True.", ProofMemory(), None, 3, method) == []
+
+
+@needs_coq
+def test_learned_store_survives_damage(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A store with garbage lines and a last line cut short (a process killed while writing): the good lines load,
+    one warning, and the next proof is kept on a line of its own (not glued to the broken one)."""
+    import json
+    import logging
+
+    from sidecar.learn.service import Learning
+
+    store = tmp_path / ".auto-prove" / "learned" / "proofs.jsonl"
+    store.parent.mkdir(parents=True)
+    good = {"proof": {"lemma": "a", "statement": "Lemma a : True.", "script": ["exact I"], "origin": "auto-prove:x",
+                      "order": 0, "constants": []},
+            "examples": [{"hyps": [], "goal": "True", "tactic": "exact I", "lemma": "a", "origin": "auto-prove:x",
+                          "order": 0}]}
+    store.write_text(json.dumps(good) + "\nnot json\n" + json.dumps(good)[:40])
+    with caplog.at_level(logging.WARNING):
+        mem = Learning(tmp_path)
+    assert len(mem.proofs) == 1 and len(mem.tactics) == 1
+    assert sum("unreadable" in r.getMessage() for r in caplog.records) == 1
+
+    from sidecar.goals import find_goals
+
+    (tmp_path / "B.v").write_text("Lemma b : 1 = 1.\nProof. Admitted.\n")
+    (goal,) = find_goals(tmp_path / "B.v").goals
+
+    from sidecar.provers.base import GoalView, ProofState
+
+    st = ProofState((), (GoalView((), "1 = 1"),), 0, False, 0)
+    mem.learn(goal, [(st, "reflexivity")], ["reflexivity"])
+    again = Learning(tmp_path)
+    assert len(again.proofs) == 2, store.read_text()

@@ -107,9 +107,14 @@ class Learning:
         if self._store is not None and examples:
             try:
                 self._store.parent.mkdir(parents=True, exist_ok=True)
-                with self._store.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({"proof": _plain(asdict(proof)),
-                                        "examples": [_plain(asdict(e)) for e in examples]}) + "\n")
+                line = json.dumps({"proof": _plain(asdict(proof)), "examples": [_plain(asdict(e)) for e in examples]})
+                with self._lock, self._store.open("ab+") as f:
+                    f.seek(0, 2)
+                    if f.tell() > 0:  # a line cut short by a killed process is closed, not continued
+                        f.seek(-1, 2)
+                        if f.read(1) != b"\n":
+                            f.write(b"\n")
+                    f.write(line.encode("utf-8") + b"\n")
             except OSError as e:
                 log.warning("could not keep a learned proof in %s: %s", self._store, e)
 
