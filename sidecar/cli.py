@@ -74,7 +74,8 @@ def _prepare_learning(progress, goals, root: Path, needs):  # type: ignore[no-un
     task = progress.add_task("harvesting proofs", total=len(first), detail="")
     for f, g in first.items():
         progress.update(task, detail=escape(f.name))
-        learning.prepare(g, needs.get(f, ()))
+        learning.prepare(g, needs.get(f, ()), on_source=lambda done, total, f=f: progress.update(
+            task, detail=f"{escape(f.name)}: {done}/{total} sources"))
         progress.update(task, advance=1, detail=f"{len(learning.tactics)} tactic examples")
     return learning
 

@@ -90,6 +90,8 @@ def status_message(tg: TrackedGoal, budget: float, paused: bool) -> str:
         return f"proof found ({out.proof_label()}) — quick fix available"
     if out.status == "skipped":
         return out.message
+    if out.status == "searching" and out.phase:
+        return out.phase
     if out.status == "searching":
         return f"searching ({out.seconds:.0f} s, {out.attempts} tactics tried{restarted})"
     if out.status in ("exhausted", "timeout"):

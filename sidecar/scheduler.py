@@ -89,6 +89,7 @@ class GoalOutcome:
     crashes: int = 0  # prover crashes the search survived
     depends_on_open: tuple[str, ...] = ()  # the project's open lemmas the verified proof uses (empty: none)
     families: tuple[str, ...] = ()  # the candidate family of each step of the found proof ("memory", "closer", ...)
+    phase: str = ""  # while searching: what the goal waits for before its search ("" once the search runs)
 
     @property
     def kind(self) -> str:
@@ -465,7 +466,14 @@ class Scheduler:
         ctx = self._context(goal, prover, headers, root)
         learning = self._learning() if self.options.profile >= 1 else None
         t_learn = time.monotonic()
-        visibility = learning.prepare(goal) if learning is not None else None
+        visibility = None
+        if learning is not None:
+
+            def harvesting(done: int, total: int) -> None:  # the editor shows it while the goal waits for it
+                out.phase = f"learning from the visible proofs ({done}/{total} sources)" if done < total else ""
+                self._emit("progress", out)
+
+            visibility = learning.prepare(goal, on_source=harvesting)
         if learning is not None and visibility is not None:
             ctx.extra["learned"] = learning.view(goal, visibility)
         if learning is not None and self.ledger is not None:

@@ -308,3 +308,34 @@ def test_learned_store_survives_damage(tmp_path: Path, caplog: pytest.LogCapture
     mem.learn(goal, [(st, "reflexivity")], ["reflexivity"])
     again = Learning(tmp_path)
     assert len(again.proofs) == 2, store.read_text()
+
+
+@needs_coq
+def test_preparing_a_goal_reports_its_sources_and_the_editor_shows_it(tmp_path: Path, harvest_cache: Path) -> None:
+    """`prepare` says how far the harvest of what the goal may see has got (0/n … n/n), and nothing once all of it
+    is in the memories; the editor's status for a goal shows that phase while it waits."""
+    from sidecar.goals import find_goals
+    from sidecar.learn.harvest import HarvestCache
+    from sidecar.learn.service import Learning
+    from sidecar.live import TrackedGoal
+    from sidecar.lsp import status_message
+    from sidecar.scheduler import GoalOutcome
+
+    f = tmp_path / "P.v"
+    f.write_text("Lemma a : True.\nProof. exact I. Qed.\nLemma b : 1 = 1.\nProof. Admitted.\n")
+    (goal,) = find_goals(f).goals
+    learning = Learning(None, cache=HarvestCache(harvest_cache))
+    calls: list[tuple[int, int]] = []
+    assert learning.prepare(goal, on_source=lambda d, t: calls.append((d, t))) is not None
+    n = calls[0][1]
+    assert n >= 2 and calls[0] == (0, n) and calls[-1] == (n, n)  # the prelude's libraries and the file itself
+    again: list[tuple[int, int]] = []
+    learning.prepare(goal, on_source=lambda d, t: again.append((d, t)))
+    assert again == []
+    out = GoalOutcome(goal, status="searching", phase="learning from the visible proofs (3/40 sources)")
+    from sidecar.scheduler import Ticket
+
+    tg = TrackedGoal(goal, Ticket(goal, out, 0.0))
+    assert status_message(tg, 60, False) == out.phase
+    out.phase = ""
+    assert status_message(tg, 60, False).startswith("searching")

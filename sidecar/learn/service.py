@@ -21,7 +21,7 @@ import re
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from . import LemmaProof, TacticExample
 from .features import statement_binders
@@ -56,9 +56,11 @@ class Learning:
 
     # -- feeding the memories ------------------------------------------------------------------------------------
 
-    def prepare(self, goal: "Goal", needs: Iterable[Path] = ()) -> "Visibility | None":
+    def prepare(self, goal: "Goal", needs: Iterable[Path] = (),
+                on_source: "Callable[[int, int], None] | None" = None) -> "Visibility | None":
         """The goal's visibility, with everything it may see harvested and in the memories; None (no learning for
-        this goal) when it cannot be worked out."""
+        this goal) when it cannot be worked out. `on_source(done, total)` is called as sources are made ready, when
+        any of them has to be harvested or read (not when all are in the memories already)."""
         from .harvest import harvest_source
         from .visibility import visibility_for
 
@@ -69,7 +71,11 @@ class Learning:
         except Exception as e:  # a part that fails costs only itself
             log.warning("%s:%s: no learning for this goal: %s", goal.file.name, goal.line, e)
             return None
-        for source in vis.sources:
+        with self._lock:
+            todo = [s for s in vis.sources if (s.origin, s.digest or str(s.path)) not in self._loaded]
+        for done, source in enumerate(todo):
+            if on_source is not None:
+                on_source(done, len(todo))
             key = (source.origin, source.digest or str(source.path))
             with self._lock:
                 if key in self._loaded:
@@ -90,6 +96,8 @@ class Learning:
                 with self._lock:
                     self._loaded.add(key)
                     self._harvesting.pop(key).set()
+        if on_source is not None and todo:
+            on_source(len(todo), len(todo))
         return vis
 
     def learn(self, goal: "Goal", trace: Sequence[tuple["ProofState", str]], script: Sequence[str],
