@@ -16,7 +16,8 @@ Prints, per module and overall: goals proved under each, and the search seconds 
 (what "the second similar lemma is cheaper" shows as). Every proof counted is one auto-prove verified (batch
 compile of the patched file, statement unchanged, no axiom or open lemma behind it: --strict).
 
-    python benchmarks/online.py [--modules 4] [--budget 60] [--cpu 0.5] [--hammer] [--json out.json]
+    python benchmarks/online.py [--modules 4] [--module Arith/Between.v] [--budget 60] [--cpu 0.5] [--hammer]
+                                [--json out.json]
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> int:
     ap.add_argument("--modules", type=int, default=4, help="how many modules (those with the most cases)")
     ap.add_argument("--budget", type=float, default=60.0)
     ap.add_argument("--cpu", type=float, default=0.5, help="per run; the two runs go side by side")
+    ap.add_argument("--module", action="append", default=[], help="only this source file (e.g. Arith/Between.v)")
     ap.add_argument("--hammer", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -100,6 +102,8 @@ def main() -> int:
         by[c["source_file"]].append(c)
     chosen: list[tuple[str, str, list[str]]] = []
     for src, cs in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        if args.module and src not in args.module:
+            continue
         if len(chosen) >= args.modules or len(cs) < 2:
             break
         made = module_file(cs, folder)
