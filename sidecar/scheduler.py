@@ -561,12 +561,18 @@ class Scheduler:
                            replace(budget, seconds=min(budget.seconds, first_slice(self.options.budget))),
                            on_attempt=on_attempt, cancel=cancel, on_progress=on_progress, accept=accept).run(root)
             budget = replace(budget, seconds=max(0.1, budget.seconds - first.seconds))
-        if first is not None and first.status in ("proved", "cancelled", "error"):
+        # a proof standing on open lemmas (a fallback) found by the memory still lets the merged search look for a
+        # clean one; it is kept if that search finds none
+        settled = first is not None and first.status in ("proved", "cancelled", "error") and not (
+            first.fallback is not None and first.script == first.fallback[0])
+        if first is not None and settled:
             result = first
         else:
             result = Search(prover, strat, ctx, budget, on_attempt=on_attempt, cancel=cancel,
                             on_progress=on_progress, accept=accept).run(root)
             if first is not None:  # the report counts the attempts of both
+                if result.status != "proved" and first.status == "proved":
+                    result, first = first, result
                 result.attempts += first.attempts
                 result.strategies.update(first.strategies)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy

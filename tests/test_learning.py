@@ -339,3 +339,36 @@ def test_preparing_a_goal_reports_its_sources_and_the_editor_shows_it(tmp_path: 
     assert status_message(tg, 60, False) == out.phase
     out.phase = ""
     assert status_message(tg, 60, False).startswith("searching")
+
+
+@needs_coq
+def test_a_memory_proof_on_an_open_lemma_still_lets_the_search_find_a_clean_one(
+        tmp_path: Path, harvest_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the memory-first slice finds only a proof standing on the project's admitted `helper` (a fallback), the
+    merged search after it still looks for one that needs no open lemma, and that one is taken; the fallback is kept
+    when there is none. (The slice's candidates are pinned to that one script so that it is what the slice finds.)"""
+    from sidecar.goals import find_goals
+    from sidecar.scheduler import ProveOptions, Scheduler
+    from sidecar.strategies import learned
+
+    monkeypatch.setenv("AUTOPROVE_CACHE", str(harvest_cache))
+
+    def only_helper(self, state, ctx, depth):  # type: ignore[no-untyped-def]
+        if depth == 0:
+            yield Candidate("intro k", "reuse", 0.1, 2.0, then=("apply (proj1 (helper k))",))
+
+    monkeypatch.setattr(learned.LearnedFirst, "candidates", only_helper)
+    f = tmp_path / "H.v"
+    f.write_text("Lemma helper : forall n, n + 0 = n /\\ (forall x y z : nat, x*x*x + y*y*y = z*z*z -> x*y*z = 0).\n"
+                 "Proof. Admitted.\n"
+                 "Lemma goal : forall k, k + 0 = k.\nProof. Admitted.\n")
+    (goal,) = [g for g in find_goals(f).goals if g.lemma == "goal"]
+    (out,) = Scheduler(ProveOptions(budget=20, profile=1, resume=False)).run([goal])
+    assert out.status == "proved" and not out.depends_on_open and "helper" not in (out.replacement or ""), out
+    f.write_text(f.read_text().replace("Lemma goal : forall k, k + 0 = k.", "Lemma goal : forall k, k + 0 = k /\\ "
+                                       "(forall x y z : nat, x*x*x + y*y*y = z*z*z -> x*y*z = 0)."))
+    monkeypatch.setattr(learned.LearnedFirst, "candidates", lambda self, state, ctx, depth: iter(
+        [Candidate("intro k", "reuse", 0.1, 2.0, then=("apply helper",))] if depth == 0 else []))
+    (goal,) = [g for g in find_goals(f).goals if g.lemma == "goal"]
+    (out,) = Scheduler(ProveOptions(budget=8, profile=1, resume=False)).run([goal])
+    assert out.status == "proved" and out.depends_on_open == ("helper",), out  # nothing clean: the fallback stays
