@@ -8,8 +8,10 @@ Admitted.` is a proposition.
 Two probes, printed by coqc while it compiles a private copy of the file:
 
 * after a proof closed by `Admitted.` (kind "admitted"), a command asking for the sort of the lemma's type:
-  `Check ltac:(let T := type of @L in tryif (let _ := constr:(T : Prop) in idtac) then exact I else exact 0)`
-  prints `I : True` exactly when `T : Prop` type-checks (its sort is Prop; Set and Type never convert to Prop);
+  `Check ltac:(let T := type of @L in tryif (let _ := constr:(T : Prop) in idtac) then exact Coq.Init.Logic.I
+  else exact Coq.Init.Datatypes.true)` prints `I : True` exactly when `T : Prop` type-checks (its sort is Prop; Set
+  and Type never convert to Prop), else `true : bool` — full names and no numeral, so that neither a local `I` nor
+  an open scope (`0` read as a `positive` inside `Module Pos`) changes the answer, which is read by the printed type;
 * before a bare `admit.` (kind "admit"), a tactic sentence that changes nothing and prints, for the focused goal,
   whether its conclusion `G` satisfies `G : Prop` (`idtac`, so the answer is a line of coqc's standard output).
 
@@ -41,6 +43,10 @@ __all__ = ["admitted_probe", "admit_probe", "read_admitted_probe", "read_admit_p
 _OUT = "autoprove_sort"
 _MARK = "autoprove-sort"
 _ADMIT_ANSWER = re.compile(rf"^{_MARK} (\S+) (prop|data)$", re.M)
+# the admitted probe's two answers, by the type of what it printed (the term itself may print otherwise: a notation,
+# a qualified name when a local one shadows it): `… : True` from the Prop branch, any other `… : T` from the other
+_PROP_ANSWER = re.compile(r"\S+ : (?:Coq\.Init\.Logic\.|Logic\.)?True")
+_DATA_ANSWER = re.compile(r"\S+ : \S+")
 _CACHE: "OrderedDict[str, GoalSort]" = OrderedDict()
 _CACHE_SIZE = 4096
 _LOCK = threading.Lock()
@@ -56,7 +62,7 @@ def admitted_probe(key: str, lemma: str) -> bytes:
     """A command to put right after `lemma`'s closing sentence: its output (`read_admitted_probe`) says whether the
     lemma's type is a proposition."""
     return (f'\nRedirect "{_OUT}_{key}" Check ltac:(let T := type of @{lemma} in tryif (let _ := constr:(T : Prop) '
-            "in idtac) then exact I else exact 0).\n").encode()
+            "in idtac) then exact Coq.Init.Logic.I else exact Coq.Init.Datatypes.true).\n").encode()
 
 
 def admit_probe(key: str) -> bytes:
@@ -69,9 +75,9 @@ def admit_probe(key: str) -> bytes:
 def read_admitted_probe(outputs: Mapping[str, str], key: str) -> "GoalSort":
     """The answer of `admitted_probe(key, …)` among a coqc run's `Redirect` outputs."""
     text = " ".join(outputs.get(f"{_OUT}_{key}", "").split())
-    if text == "I : True":
+    if _PROP_ANSWER.fullmatch(text):
         return "prop"
-    if text == "0 : nat":
+    if _DATA_ANSWER.fullmatch(text):
         return "data"
     return "unknown"
 

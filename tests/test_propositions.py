@@ -98,6 +98,18 @@ def test_sorts_decided_by_coq(tmp_path: Path) -> None:
     assert [g.fillable for g in fg.goals] == [s == "prop" for ss in EXPECTED.values() for s in ss]
 
 
+
+def test_sorts_decided_under_open_scopes_and_shadowing_names(tmp_path: Path) -> None:
+    """Inside a module with `positive` as the open scope (as the standard library's `Pos`), and with a local `I` and
+    `tt`, Coq's answer still reads: a numeral or a short name in the probe would not type-check there (the five
+    `BinPos` development lemmas were reported "could not tell" and skipped)."""
+    text = ("Require Import PArith.\nModule Pos.\nLocal Open Scope positive_scope.\n"
+            "Definition I := 3%nat.\nDefinition tt := 4.\n"
+            "Lemma p_le : forall p : positive, p <= p.\nAdmitted.\n"
+            "Lemma p_data : positive.\nAdmitted.\n"
+            "Lemma p_admit : 1 <= 1.\nProof.\nadmit.\nAdmitted.\n")
+    fg = find_goals(write(tmp_path, "Scoped.v", text))
+    assert [(g.lemma, g.sort) for g in fg.goals] == [("p_le", "prop"), ("p_data", "data"), ("p_admit", "prop")]
 def test_prove_skips_data_and_fills_only_propositions(tmp_path: Path) -> None:
     f = write(tmp_path, "Kinds.v", KINDS)
     before = f.read_bytes()
