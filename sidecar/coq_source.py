@@ -316,6 +316,18 @@ def _scan(text: str, keep_strings: bool, comment_fill: str, string_fill: str | N
     return "".join(out), True
 
 
+def bracket_depths(text: str) -> Iterable[tuple[int, int]]:
+    """(index, bracket depth after that character) for each character of `text` — `(`, `[`, `{` open, their twins
+    close; what a caller scans to find a separator outside all brackets."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        yield i, depth
+
+
 def strip_comments(text: str) -> str:
     """Text with every (nested) comment replaced by one space; strings kept."""
     return _scan(text, True, " ", None)[0]

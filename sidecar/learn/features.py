@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from ..coq_source import bracket_depths
+
 __all__ = ["state_features", "term_features", "parse_term", "Node", "hyp_names"]
 
 _TOKEN = re.compile(r"""
@@ -268,13 +270,8 @@ def statement_parts(statement: str) -> tuple[str, str]:
         text = text[:-1]
     m = _STATEMENT_HEAD.match(text)
     rest = text[m.end():] if m else text
-    depth = 0
-    for i, c in enumerate(rest):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == ":" and depth == 0 and rest[i + 1 : i + 2] != "=":
+    for i, depth in bracket_depths(rest):
+        if rest[i] == ":" and depth == 0 and rest[i + 1 : i + 2] != "=":
             return rest[:i].strip(), rest[i + 1 :].strip()
     return "", rest.strip()
 

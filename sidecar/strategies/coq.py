@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..canonical import normalize_space
-from ..coq_source import strip_comments
+from ..coq_source import bracket_depths, strip_comments
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
@@ -86,22 +86,12 @@ def parse_hypotheses(hyps: tuple[str, ...]) -> list[Hypothesis]:
     return out
 
 
-def _depth_scan(text: str):  # type: ignore[no-untyped-def]
-    depth = 0
-    for i, c in enumerate(text):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        yield i, depth
-
-
 def top_level_has(text: str, op: str) -> bool:
     """True when operator `op` occurs in `text` outside all brackets (and outside a leading binder)."""
     body = text
     if body.startswith(("forall ", "exists ", "fun ")):
         return False
-    for i, depth in _depth_scan(body):
+    for i, depth in bracket_depths(body):
         if depth == 0 and body.startswith(op, i):
             return True
     return False
@@ -113,7 +103,7 @@ def leading_binders(concl: str) -> list[str]:
     if not c.startswith("forall "):
         return []
     comma = None
-    for i, depth in _depth_scan(c):
+    for i, depth in bracket_depths(c):
         if depth == 0 and c[i] == ",":
             comma = i
             break
@@ -195,7 +185,7 @@ def _strip_binders(text: str) -> str:
     """The body of a `forall ..., body` (text itself when it has no leading binder)."""
     if not text.startswith("forall "):
         return text
-    for i, depth in _depth_scan(text):
+    for i, depth in bracket_depths(text):
         if depth == 0 and text[i] == ",":
             return text[i + 1:].strip()
     return text
