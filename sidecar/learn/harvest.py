@@ -311,6 +311,10 @@ class HarvestCache:
         p = self.path(source.origin, digest)
         if not p.exists():
             return None
+        return self._read(p, source, digest)
+
+    def _read(self, p: Path, source: Source, digest: str | None) -> Harvest | None:
+        """The entry at `p` (`load`), which must be of `digest` unless it is None (any digest of the origin)."""
         t0 = time.monotonic()
         try:
             with gzip.open(p, "rt", encoding="utf-8") as fh:
@@ -322,7 +326,7 @@ class HarvestCache:
                             doc.get("coq"), self.version, source.name)
                 self._remove(p)
                 return None
-            if doc.get("origin") != source.origin or doc.get("digest") != digest:
+            if doc.get("origin") != source.origin or (digest is not None and doc.get("digest") != digest):
                 raise ValueError("entry is for another source")
             if not _deps_current(doc.get("deps") or {}):
                 log.info("harvest cache: %s loads project files that changed; harvesting it again", source.name)
@@ -346,24 +350,25 @@ class HarvestCache:
     def latest(self, source: Source) -> Harvest | None:
         """The most recent readable entry of `source`'s origin, whatever its digest (for an incremental harvest
         after an edit: its proofs whose `keys` still match are taken as they are); None if there is none."""
-        p = self.path(source.origin, "0" * 16)
-        stem = p.name.rsplit("-", 1)[0]
-        found = list(p.parent.glob(stem + "-*.json.gz")) if p.parent.is_dir() else []
+        for q in self._entries_like(self.path(source.origin, "0" * 16)):
+            h = self._read(q, source, None)
+            if h is not None:
+                return h
+        return None
+
+    @staticmethod
+    def _entries_like(p: Path) -> list[Path]:
+        """The entries of the same origin as entry path `p` (any digest), newest first."""
+        stem = p.name.rsplit("-", 1)[0]  # <slug>-<origin tag>
+
         def mtime(q: Path) -> float:
             try:
                 return q.stat().st_mtime
             except OSError:
                 return 0.0
 
-        for q in sorted(found, key=mtime, reverse=True):
-            try:
-                with gzip.open(q, "rt", encoding="utf-8") as fh:
-                    digest = json.load(fh).get("digest")
-            except Exception:  # noqa: BLE001 - damaged: `load` says so when it is asked for it
-                continue
-            if isinstance(digest, str):
-                return self.load(source, digest)
-        return None
+        found = list(p.parent.glob(stem + "-*.json.gz")) if p.parent.is_dir() else []
+        return sorted(found, key=mtime, reverse=True)
 
     def store(self, harvest: Harvest, digest: str, deps: Mapping[str, str]) -> None:
         """Write an entry atomically (a failure to write is logged, never raised); keep a few digests per origin."""
@@ -391,9 +396,7 @@ class HarvestCache:
                         harvest.source.name)
 
     def _prune(self, keep: Path) -> None:
-        stem = keep.name.rsplit("-", 1)[0]  # <slug>-<origin tag>
-        same = sorted((q for q in keep.parent.glob(stem + "-*.json.gz") if q != keep),
-                      key=lambda q: q.stat().st_mtime, reverse=True)
+        same = [q for q in self._entries_like(keep) if q != keep]
         for q in same[_KEEP_PER_ORIGIN - 1:]:
             self._remove(q)
 
