@@ -41,12 +41,7 @@ def rank_premises(statement: str, memory: ProofMemory, allows: Callable[[LemmaPr
     near = memory.similar(statement, NEIGHBOURHOOD, allows=allows)
     if not near:
         return []
-    common = memory.constant_counts()
-    knn: dict[str, float] = defaultdict(float)
-    for proof, sim in near[:KNN]:
-        for c in proof.constants:
-            knn[c] += sim
-    knn_rank = sorted(knn, key=lambda c: -knn[c] / math.log(2 + common.get(c, 0)))
+    knn_rank = _knn_rank(near, memory) if method != "nb" else []
     if method == "knn":
         return _drop(knn_rank, exclude)[:n]
     feats = statement_features(statement)
@@ -78,6 +73,17 @@ def rank_premises(statement: str, memory: ProofMemory, allows: Callable[[LemmaPr
         for c in set(knn_rank) | set(nb_rank):
             pos[c] += at.get(c, worst)
     return _drop(sorted(pos, key=lambda c: (pos[c], c)), exclude)[:n]
+
+
+def _knn_rank(near: list[tuple[LemmaProof, float]], memory: ProofMemory) -> list[str]:
+    """The constants of the `KNN` nearest proofs, each by the similarity of the proofs naming it, discounted by how
+    many held proofs name it at all."""
+    common = memory.constant_counts()
+    knn: dict[str, float] = defaultdict(float)
+    for proof, sim in near[:KNN]:
+        for c in proof.constants:
+            knn[c] += sim
+    return sorted(knn, key=lambda c: -knn[c] / math.log(2 + common.get(c, 0)))
 
 
 def _drop(ranked: list[str], exclude: str) -> list[str]:

@@ -65,11 +65,16 @@ class LearnedFirst:
         self.backend = backend
 
     def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> Iterator[Candidate]:
-        seen: set[tuple[str, tuple[str, ...]]] = set()
-        for c in sorted(_learned(state, ctx, depth, FIRST_CANDIDATES), key=lambda c: c.cost):
-            if (c.tactic, c.then) not in seen:
-                seen.add((c.tactic, c.then))
-                yield c
+        return _once(sorted(_learned(state, ctx, depth, FIRST_CANDIDATES), key=lambda c: c.cost))
+
+
+def _once(cands: Iterable[Candidate]) -> Iterator[Candidate]:
+    """`cands` without repeats (the same tactic and continuation)."""
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for c in cands:
+        if (c.tactic, c.then) not in seen:
+            seen.add((c.tactic, c.then))
+            yield c
 
 
 class LearnedSource(Protocol):
@@ -110,8 +115,4 @@ class LearnedProfile:
         if schedule is not None:
             mine = [replace(c, cost=schedule.cost(c.strategy, c.cost)) for c in mine]  # type: ignore[attr-defined]
         mine.sort(key=lambda c: c.cost)
-        seen: set[tuple[str, tuple[str, ...]]] = set()
-        for c in heapq.merge(mine, base, key=lambda c: c.cost):
-            if (c.tactic, c.then) not in seen:
-                seen.add((c.tactic, c.then))
-                yield c
+        yield from _once(heapq.merge(mine, base, key=lambda c: c.cost))
