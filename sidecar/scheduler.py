@@ -539,6 +539,7 @@ class Scheduler:
                 log.debug("%s:%s verified in %.3f s (%s), %.3f s after entering", goal.file.name, goal.line,
                           time.monotonic() - t_verify, "ok" if verdict.ok else "refused", t_verify - t_search)
             if not verdict.ok:
+                log.debug("%s:%s refused script: %s", goal.file.name, goal.line, " ".join(script))
                 return remember(memo, "; ".join(verdict.reasons))
             opens = tuple(getattr(verdict, "depends_on_open", ()))
             taken[script] = (replacement, header, opens)
@@ -832,8 +833,14 @@ def refusal_class(reason: str) -> str:
 
 
 def _one_line(text: str, limit: int = 200) -> str:
-    """The first line of a (prover) message, shortened."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    """The first line of a (prover) message, shortened; a line ending in a colon (coqc's bare `Error:`) runs on
+    into the next, which says what the error is."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    line = lines[0] if lines else ""
+    for more in lines[1:]:
+        if not line.endswith(":"):
+            break
+        line += " " + more
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -260,6 +260,25 @@ def test_given_up_goals_are_not_a_proof(prover: CoqProver, tmp_path: Path) -> No
     assert prover.run(root2, "reflexivity", timeout=5).outcome == "finished"
 
 
+def test_hand_built_fixpoints_are_checked_for_guardedness_at_every_step(prover: CoqProver, tmp_path: Path) -> None:
+    """`fix f 1` makes the goal its own hypothesis: a step that uses it unguarded fails here (Coq's `Guarded.`),
+    not at Qed after the search has offered the proof (the bank's evenb_ev: 46 such scripts refused by coqc)."""
+    root = prover.enter(env_of(tmp_path, "Lemma selfish : forall n : nat, n + 0 = n."), timeout=30)
+    fixed = ok(prover.run(root, "fix f 1", timeout=5))  # undecided until the binders are there: not refused
+    for bad in ("assumption", "intros n; apply f"):
+        r = prover.run(fixed, bad, timeout=5)
+        assert r.outcome == "failed" and r.message.startswith("not guarded"), (bad, r)
+        assert "ill-formed" in r.message
+    assert prover.run(root, "fix f 1; assumption", timeout=5).outcome == "failed"
+    # the document is where it was: a guarded recursive proof goes through, step by step
+    s = ok(prover.run(fixed, "intros [|n]", timeout=5))
+    s = ok(prover.run(s, "reflexivity", timeout=5))
+    s = ok(prover.run(s, "simpl", timeout=5))
+    done = prover.run(s, "rewrite (f n); reflexivity", timeout=5)
+    assert done.outcome == "finished", done
+    assert prover.stats.queries >= 5
+
+
 def test_messages_of_ok_results(prover: CoqProver, tmp_path: Path) -> None:
     root = prover.enter(env_of(tmp_path, ARITH, LEMMA), timeout=30)
     r = prover.run(root, 'idtac "hello"; intros', timeout=5)

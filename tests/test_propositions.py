@@ -252,3 +252,14 @@ def test_library_axiom_refused_even_when_open_lemmas_are_allowed(tmp_path: Path)
     (g,) = find_goals(f).goals
     v = verify(g, render_replacement(g, ["exact classic"]), allow_open=True)
     assert not v.ok and any("classic" in r for r in v.reasons) and v.depends_on_open == ()
+
+
+def test_a_refusal_reads_past_coqcs_bare_error_line() -> None:
+    """coqc prints `Error:` alone on a line and the reason below it: the one-line refusal shown to the user must
+    carry the reason (it used to read "the proof fails: Error: (×46)")."""
+    from sidecar.scheduler import _one_line
+
+    coqc = "the proof fails: Error:\nRecursive definition of f is ill-formed.\nIn environment\nf : nat -> nat\n"
+    assert _one_line(coqc) == "the proof fails: Error: Recursive definition of f is ill-formed."
+    assert _one_line("uses the admitted lemma helper\nmore") == "uses the admitted lemma helper"
+    assert _one_line("") == ""

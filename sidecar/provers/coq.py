@@ -83,6 +83,12 @@ _NOTE_LEVELS = ("notice", "info", "warning")  # feedback kept as the message of 
 _RSS_CHECK_EVERY = 25  # tactic calls between two RSS checks
 
 # Sentences that `Timeout N` cannot prefix: bullets, braces, goal-selected braces.
+# a tactic that builds a fixpoint by hand (`fix`, `cofix`, or a term containing one): what follows it may use the
+# recursive hypothesis unguarded, which only the kernel at `Qed` would notice — so every later step is checked
+_FIXPOINT = re.compile(r"(?<![\w'.])(?:co)?fix(?![\w'])")
+# `Guarded.` right after `fix f 2`, before the binders are introduced, sees a body with too few abstractions: not
+# a verdict while goals remain (it is once the term is complete, e.g. `fix f 1; assumption`)
+_GUARD_UNDECIDED = "Not enough abstractions"
 _STRUCTURAL = re.compile(r"^\s*(?:[-+*]+|\{|\}|(?:\d+|\[\s*[A-Za-z_][\w']*\s*\])\s*:\s*\{)\s*$")
 
 
@@ -98,6 +104,7 @@ class CoqStats:
     adds: int = 0  # Add calls sent
     edit_ats: int = 0  # Edit_at calls sent
     replayed: int = 0  # tactics replayed to rebuild a state
+    queries: int = 0  # Query calls sent (`Guarded.` after a hand-built fixpoint)
 
 
 class _Unresponsive(Exception):
@@ -900,11 +907,25 @@ class CoqProver:
             if not proc_lost:
                 self._tip_after_failure(before)
             return TacticResult("failed", message="the sentence closed the proof or is not a tactic", seconds=seconds)
+        new = self._state((*state.path, tactic), reply.value, self._env.focus, self._tip)
+        if not proc_lost and any(_FIXPOINT.search(t) for t in new.path):
+            unguarded = self._unguarded(interrupt_at, complete=new.finished)
+            if unguarded:
+                self._tip_after_failure(before)
+                return TacticResult("failed", message=unguarded, seconds=time.monotonic() - start)
         if not proc_lost:
             self._stack.append(_Loaded(tactic, self._tip))
-        new = self._state((*state.path, tactic), reply.value, self._env.focus, self._tip)
         notes = "\n".join(f.text for f in reply.feedback if f.kind == "message" and f.level in _NOTE_LEVELS)
         return TacticResult("finished" if new.finished else "ok", state=new, message=notes, seconds=seconds)
+
+    def _unguarded(self, interrupt_at: float, complete: bool) -> str:
+        """Coq's `Guarded.` at the tip: '' when the proof term (`complete`) or partial term may be guarded, else
+        why not."""
+        self._stats = replace(self._stats, queries=self._stats.queries + 1)
+        reply, _ = self._call(X.query_call("Guarded.", self._tip), max(interrupt_at, time.monotonic() + 2.0))
+        if reply.good or (not complete and _GUARD_UNDECIDED in reply.message):
+            return ""
+        return "not guarded (a recursive call on no smaller argument): " + _shorten(reply.message, 160)
 
     def _tip_after_failure(self, before: int) -> None:
         """Take a failed sentence out of the document (Coq keeps it until an Edit_at)."""

@@ -259,6 +259,11 @@ def status_call(force: bool = False) -> bytes:
     return encode_call("Status", xml_bool(force))
 
 
+def query_call(text: str, state_id: int) -> bytes:
+    """`Query`: run a command (e.g. `Guarded.`) at `state_id` without adding it to the document; fails as it fails."""
+    return encode_call("Query", xml_pair('<route_id val="0"/>', xml_pair(xml_string(text), xml_state_id(state_id))))
+
+
 def about_call() -> bytes:
     """`About`: answers Coq's version information; cheap and always succeeds."""
     return encode_call("About", xml_unit())
