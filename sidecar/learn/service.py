@@ -159,11 +159,12 @@ class Learning:
 class LearnedView:
     """The learned candidates for one goal, restricted to what it may see (`strategies.learned.LearnedSource`)."""
 
-    def __init__(self, learning: Learning, goal: "Goal", visibility: "Visibility", k: int = 16) -> None:
+    def __init__(self, learning: Learning, goal: "Goal", visibility: "Visibility", k: int = 32) -> None:
         self.learning = learning
         self.goal = goal
         self.visibility = visibility
-        self.k = k
+        self.k = k  # neighbours per state: with 32 rather than 16 the human's next tactic is among the first 16
+        #             predictions in 52.8 % of held-out stdlib steps rather than 47.5 % (benchmarks/memory_accuracy.py)
         self._premises: list[str] | None = None
 
     def _allows_example(self, e: TacticExample) -> bool:
