@@ -374,7 +374,7 @@ def serve(
         raise typer.Exit(2)
     _guard()
     _graceful_termination()
-    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu), root).start()
+    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, library_seconds=0.0), root).start()
     endpoint = Endpoint(root, live).start()
     try:
         live.add_workspace_files(collect_files([root]))

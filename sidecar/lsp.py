@@ -108,7 +108,7 @@ class AutoProveServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("auto-prove", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
         self.live: LiveWorkspace | None = None
-        self.options = ProveOptions()
+        self.options = ProveOptions(library_seconds=0.0)  # no goal waits for a library harvest
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_sent: dict[Path, float] = {}
         self._scheduled: set[Path] = set()

@@ -66,6 +66,10 @@ class ProveOptions:
     # profile 1: add each verified proof to the memories at once, for the goals after it; None: on unless
     # $AUTOPROVE_ONLINE_LEARNING is "0" (benchmarks/online.py measures with it off, as "memory reset each time")
     online_learning: bool | None = None
+    # profile 1: seconds a goal may wait, over the process, for libraries harvested for the first time on this
+    # machine; past it they are harvested in the background while the goals go on without them. None: no limit
+    # (the CLI); the language server uses 0 — no goal waits for a library, every later goal profits from it
+    library_seconds: float | None = None
 
 
 @dataclass
@@ -474,6 +478,8 @@ class Scheduler:
                 self._emit("progress", out)
 
             visibility = learning.prepare(goal, on_source=harvesting)
+            if learning.deferred:  # the libraries past the allowance: harvested while the goals go on
+                learning.catch_up_in_background()
         if learning is not None and visibility is not None:
             ctx.extra["learned"] = learning.view(goal, visibility)
         if learning is not None and self.ledger is not None:
@@ -627,7 +633,8 @@ class Scheduler:
             if self.learning is None:
                 from .learn.service import Learning
 
-                self.learning = Learning(self.ledger.root if self.ledger is not None else None)
+                self.learning = Learning(self.ledger.root if self.ledger is not None else None,
+                                         library_seconds=self.options.library_seconds)
             return self.learning
 
     def _verify(self, goal: Goal, replacement: str, headers: list[str],  # type: ignore[no-untyped-def]

@@ -350,6 +350,38 @@ def test_preparing_a_goal_reports_its_sources_and_the_editor_shows_it(tmp_path: 
 
 
 @needs_coq
+def test_past_its_allowance_a_goal_goes_on_without_libraries_and_they_follow_in_the_background(tmp_path: Path) -> None:
+    """The language server's setting (`library_seconds=0`): on a machine that has harvested nothing, a goal's
+    preparation replays no library — the goal goes on with its own file's proofs — and the libraries are harvested
+    in the background, into the memories and the cache; a later process under the same allowance reads them."""
+    from sidecar.goals import find_goals
+    from sidecar.learn.harvest import HarvestCache
+    from sidecar.learn.service import Learning
+
+    f = tmp_path / "P.v"
+    f.write_text("Lemma a : forall n : nat, n = n.\nProof. intros n. reflexivity. Qed.\n"
+                 "Lemma b : forall m : nat, m = m.\nProof. Admitted.\n")
+    (goal,) = find_goals(f).goals
+    cache = HarvestCache(tmp_path / "cache")
+    learning = Learning(None, cache=cache, library_seconds=0.0)
+    vis = learning.prepare(goal)
+    assert vis is not None
+    libraries = {s.origin for s in vis.sources if s.kind == "library"}
+    assert libraries and {s.origin for s in learning.deferred.values()} == libraries
+    assert "reflexivity" in [p.tactic for p in learning.tactics.predict(["m : nat"], "m = m")]
+    assert len(list(cache.folder.rglob("*.json.gz"))) == 1  # the file's own harvest, no library replayed
+    before = len(learning.tactics)
+    learning.prepare(goal)  # the next goal does not wait for them either
+    learning.catch_up_in_background()
+    assert learning._background is not None
+    learning._background.join(600)
+    assert not learning.deferred and len(learning.tactics) > before
+    later = Learning(None, cache=cache, library_seconds=0.0)
+    later.prepare(goal)
+    assert not later.deferred and len(later.tactics) == len(learning.tactics)
+
+
+@needs_coq
 def test_a_memory_proof_on_an_open_lemma_still_lets_the_search_find_a_clean_one(
         tmp_path: Path, harvest_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the memory-first slice finds only a proof standing on the project's admitted `helper` (a fallback), the

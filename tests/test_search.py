@@ -236,6 +236,19 @@ def test_premises_with_the_goals_shape_come_first(prover: CoqProver, tmp_path: P
     assert res.status == "proved" and replays(prover, env, res.script or ())
 
 
+def test_premises_include_equivalences_with_the_goals_shape(prover: CoqProver, tmp_path: Path) -> None:
+    """`(n ?= m) = Lt` is one side of `Nat.compare_lt_iff`: no lemma's conclusion has the goal's shape, but
+    `apply` takes the equivalence in the direction that fits, and the search closes the goal with it."""
+    env = env_for(tmp_path, "Require Import Arith.", "Lemma t : forall n m : nat, n < m -> (n ?= m) = Lt.")
+    root = prover.enter(env, 60)
+    r = prover.run(root, "intros n m l", 10)
+    assert r.state is not None
+    names = CoqPremises(prover)(r.state)
+    assert {"Nat.compare_lt_iff", "nat_compare_lt"} & set(names[:8]), names
+    done = prover.run(r.state, f"apply {next(n for n in names if n in ('Nat.compare_lt_iff', 'nat_compare_lt'))}", 10)
+    assert done.state is not None and prover.run(done.state, "assumption", 10).outcome == "finished"
+
+
 def test_scrutinees_of_if_and_match() -> None:
     from sidecar.strategies.coq import scrutinees
 

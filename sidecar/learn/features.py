@@ -8,7 +8,7 @@ the usual infix operators at their Coq levels, `forall`/`exists`/`fun` binders, 
 own parse — the same text must give the same features, and similar statements similar features.
 
 Local names (hypothesis names, bound variables) are not features: they become the label `§`, so `H : n <= m` and
-`H0 : a <= b` share their walks. Features are hashed to 64-bit integers (stable across processes).
+`H0 : a <= b` share their walks. Features are hashed to 64-bit integers (within one process: see `_hash`).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ from .visibility import Source, _coq_install, library_files, load_path_entries
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["Harvest", "HarvestCache", "harvest_source", "harvest_sources", "visible_examples", "coq_version",
+__all__ = ["Harvest", "HarvestCache", "harvest_source", "cached_harvest", "harvest_sources", "visible_examples", "coq_version",
            "cache_root", "split_tactic", "tactic_parts", "local_names", "normalize_tactic", "lean_harvest",
            "TACTIC_TIMEOUT", "CACHE_VAR"]
 
@@ -603,6 +603,18 @@ def _source_bytes(source: Source) -> tuple[bytes | None, tuple[str, ...] | None,
         # it; Lean: its text)
         return None, source.prefix, hashlib.sha256("\0".join(source.prefix).encode()).hexdigest()
     return data, None, digest
+
+
+def cached_harvest(source: Source, *, cache: HarvestCache | None = None) -> Harvest | None:
+    """What `harvest_source` would answer without replaying anything: the cached harvest of the source as it is
+    now, or None when it would take a replay (a source that cannot be read: its empty `Harvest`, as there)."""
+    data, prefix, digest = _source_bytes(source)
+    if data is None and prefix is None:
+        return harvest_source(source, cache=cache)
+    cache = cache if cache is not None else HarvestCache()
+    if source.path is not None and source.path.suffix == ".lean":
+        cache = HarvestCache(cache.folder, version=_lean_version(source))
+    return cache.load(source, digest)
 
 
 def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover: ProverFactory | None = None,

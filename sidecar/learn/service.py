@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from ..goals import Goal
     from ..provers.base import ProofState
     from .harvest import HarvestCache
-    from .visibility import Visibility
+    from .visibility import Source, Visibility
 
 __all__ = ["Learning", "LearnedView"]
 
@@ -43,7 +44,8 @@ LEARNED_DIR = "learned"  # under <project>/.auto-prove/: proofs auto-prove verif
 class Learning:
     """The memories of one process (see the module docstring); thread-safe."""
 
-    def __init__(self, root: Path | None = None, *, cache: "HarvestCache | None" = None) -> None:
+    def __init__(self, root: Path | None = None, *, cache: "HarvestCache | None" = None,
+                 library_seconds: float | None = None) -> None:
         self.tactics = TacticMemory()
         self.proofs = ProofMemory()
         self.root = root
@@ -51,6 +53,11 @@ class Learning:
         self._lock = threading.Lock()
         self._loaded: set[tuple[str, str]] = set()  # (origin, digest) whose harvest is in the memories
         self._harvesting: dict[tuple[str, str], threading.Event] = {}
+        # seconds a goal may wait, over this process, for libraries to be replayed for the first time on this machine
+        # (None: no limit); the libraries past it are `deferred` — the goals go on with what is already harvested
+        self._library_seconds = library_seconds
+        self.deferred: dict[tuple[str, str], "Source"] = {}
+        self._background: threading.Thread | None = None
         self._store = None if root is None else Path(root) / ".auto-prove" / LEARNED_DIR / "proofs.jsonl"
         self._load_store()
 
@@ -61,7 +68,7 @@ class Learning:
         """The goal's visibility, with everything it may see harvested and in the memories; None (no learning for
         this goal) when it cannot be worked out. `on_source(done, total)` is called as sources are made ready, when
         any of them has to be harvested or read (not when all are in the memories already)."""
-        from .harvest import harvest_source
+        from .harvest import cached_harvest, harvest_source
         from .visibility import visibility_for
 
         if goal.backend != "coq":
@@ -78,7 +85,7 @@ class Learning:
                 on_source(done, len(todo))
             key = (source.origin, source.digest or str(source.path))
             with self._lock:
-                if key in self._loaded:
+                if key in self._loaded or (key in self.deferred and self._spent()):
                     continue
                 waiting = self._harvesting.get(key)
                 if waiting is None:
@@ -86,19 +93,88 @@ class Learning:
             if waiting is not None:  # another worker is harvesting it: use it once it is there
                 waiting.wait(600)
                 continue
+            loaded = True
             try:
-                h = harvest_source(source, cache=self._cache)
+                limited = self._library_seconds is not None
+                if source.kind == "library" and self._spent():
+                    h = cached_harvest(source, cache=self._cache)
+                    if h is None:  # past the allowance: later (`catch_up`), the goal goes on without it
+                        loaded = False
+                        with self._lock:
+                            self.deferred[key] = source
+                        continue
+                else:
+                    t_h = time.monotonic()
+                    h = harvest_source(source, cache=self._cache)
+                    if source.kind == "library" and limited and not h.from_cache:
+                        with self._lock:
+                            self._library_seconds = (self._library_seconds or 0.0) - (time.monotonic() - t_h)
                 self.tactics.add(h.examples)
                 self.proofs.add(h.proofs)
             except Exception as e:
                 log.warning("harvest of %s failed: %s", source.name, e)
             finally:
                 with self._lock:
-                    self._loaded.add(key)
+                    if loaded:
+                        self._loaded.add(key)
+                        self.deferred.pop(key, None)
                     self._harvesting.pop(key).set()
         if on_source is not None and todo:
             on_source(len(todo), len(todo))
         return vis
+
+    def _spent(self) -> bool:
+        """Whether the allowance for first-time library harvests is used up (never, without one)."""
+        return self._library_seconds is not None and self._library_seconds <= 0
+
+    def catch_up(self, on_source: "Callable[[int, int], None] | None" = None) -> int:
+        """Harvest the libraries `prepare` deferred (past its allowance) and add them to the memories, where every
+        later query sees them; how many were added. Safe alongside `prepare` (a source is harvested once)."""
+        from .harvest import harvest_source
+
+        with self._lock:
+            todo = list(self.deferred.items())
+        added = 0
+        for done, (key, source) in enumerate(todo):
+            if on_source is not None:
+                on_source(done, len(todo))
+            with self._lock:
+                if key in self._loaded or key in self._harvesting:
+                    self.deferred.pop(key, None)
+                    continue
+                self._harvesting[key] = threading.Event()
+            try:
+                h = harvest_source(source, cache=self._cache)
+                self.tactics.add(h.examples)
+                self.proofs.add(h.proofs)
+                added += 1
+            except Exception as e:
+                log.warning("harvest of %s failed: %s", source.name, e)
+            finally:
+                with self._lock:
+                    self._loaded.add(key)
+                    self.deferred.pop(key, None)
+                    self._harvesting.pop(key).set()
+        if on_source is not None and todo:
+            on_source(len(todo), len(todo))
+        return added
+
+    def catch_up_in_background(self) -> None:
+        """`catch_up` on a daemon thread (one at a time), e.g. in the language server after a goal went ahead
+        without the libraries it deferred: the next goals find them in the memories."""
+        with self._lock:
+            if not self.deferred or (self._background is not None and self._background.is_alive()):
+                return
+            self._background = threading.Thread(target=self._catch_up_quietly, name="auto-prove-harvest",
+                                                daemon=True)
+            self._background.start()
+
+    def _catch_up_quietly(self) -> None:
+        try:
+            n = self.catch_up()
+            log.info("harvested %d deferred librar%s in the background", n, "y" if n == 1 else "ies")
+        except Exception as e:  # a background helper never takes the server down
+            log.warning("background harvest stopped: %s", e)
 
     def learn(self, goal: "Goal", trace: Sequence[tuple["ProofState", str]], script: Sequence[str],
               origin: str | None = None) -> None:

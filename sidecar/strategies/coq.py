@@ -264,18 +264,26 @@ class CoqPremises:
         """Names of the best-fitting library lemmas for the first goal of `state` (cached per query).
 
         Lemmas whose conclusion has the goal's very shape (`SearchPattern`) come first, shortest statement
-        first; then lemmas sharing the goal's constants and notations (`Search`), ranked by `rank_premises`."""
+        first, then equivalences with the goal's shape on one side; then lemmas sharing the goal's constants and notations (`Search`), ranked by `rank_premises`."""
         if not state.goals:
             return []
         g = state.goals[0]
         pattern = goal_pattern(g)
         shaped: list[tuple[str, str]] = []
+        iffs: list[tuple[str, str]] = []
         if pattern is not None:
             pkey = "pattern " + pattern
             if pkey not in self._cache:
                 self._cache[pkey] = self._query(state, [f"SearchPattern ({pattern})"], limit=60)
+            # `A <-> B` lemmas with the goal's shape on either side (`Nat.compare_lt_iff` for `(n ?= m) = Lt`):
+            # `apply` takes an equivalence in whichever direction fits, the usual `now apply ..._iff`
+            ikey = "iff " + pattern
+            if ikey not in self._cache:
+                self._cache[ikey] = self._query(state, [f"SearchPattern (({pattern}) <-> _)"], limit=20) + \
+                    self._query(state, [f"SearchPattern (_ <-> ({pattern}))"], limit=20)
             local = {n for h in parse_hypotheses(g.hypotheses) for n in h.names}  # SearchPattern lists those too
             shaped = sorted((e for e in self._cache[pkey] if e[0] not in local), key=lambda e: len(e[1]))
+            iffs = sorted((e for e in self._cache[ikey] if e[0] not in local), key=lambda e: len(e[1]))
         consts, notations = search_terms(g)
         terms = consts[:3] + [f'"{n}"' for n in notations[:2]]
         key = " ".join(terms)  # goals with the same search terms share one lookup
@@ -286,7 +294,7 @@ class CoqPremises:
             if len(terms) > 1:
                 queries.extend("Search " + t for t in terms[:2])
             self._cache[key] = self._query(state, queries, limit=400, enough=5)
-        names = [n for n, _ in shaped[: max(3, self.keep // 2)]]
+        names = list(dict.fromkeys([n for n, _ in shaped[: max(3, self.keep // 2)]] + [n for n, _ in iffs[:3]]))
         rest = rank_premises(g.conclusion, consts + notations, [e for e in self._cache[key] if e[0] not in names],
                              self.keep)
         return (names + rest)[: self.keep + len(names)]
