@@ -17,8 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class Client:
-    def __init__(self, root: Path, init_options: dict[str, Any] | None = None) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    def __init__(self, root: Path, init_options: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        env = dict(env if env is not None else os.environ)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         log = os.environ.get("AUTOPROVE_BENCH_LOG")  # a file for the server's debug log (phase timings)
         self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp", *(["-v"] if log else [])],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -355,6 +355,7 @@ def serve(
     root: Path = typer.Argument(Path("."), help="the project folder"),
     budget: float = typer.Option(60.0, help="search seconds per goal"),
     cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
+    profile: int = typer.Option(1, help="strategy profile (1, as in the editor: learning; 0: deterministic)"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
     """Search the project's goals in the background and answer the HTTP endpoint (for the Lean package's
@@ -368,13 +369,18 @@ def serve(
     if not 0.1 <= cpu <= 1.0:
         err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
         raise typer.Exit(2)
+    from .strategies import PROFILES
+
+    if profile not in PROFILES:
+        err.print(f"[red]error:[/] --profile must be one of {', '.join(map(str, PROFILES))}")
+        raise typer.Exit(2)
     root = root.resolve()
     if not root.is_dir():
         err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
         raise typer.Exit(2)
     _guard()
     _graceful_termination()
-    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, library_seconds=0.0), root).start()
+    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, profile=profile, library_seconds=0.0), root).start()
     endpoint = Endpoint(root, live).start()
     try:
         live.add_workspace_files(collect_files([root]))

@@ -121,6 +121,7 @@ class LiveWorkspace:
             except AutoProveError as e:
                 log.warning("no ledger: %s", e)
         self.scheduler = Scheduler(options, ledger, on_event=self._on_event)
+        self.scheduler.on_learning = lambda pending: self._status()
         self._finder = threading.Thread(target=self._find_loop, name="goal-finder", daemon=True)
         self._stop_building = threading.Event()
 
@@ -467,7 +468,8 @@ class LiveWorkspace:
     # -- status --------------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
-        """Counts for status bars: queued, running, proved, exhausted (timeouts included), errors; CPU fraction."""
+        """Counts for status bars: queued, running, proved, exhausted (timeouts included), errors; CPU fraction;
+        libraries profile 1 is still harvesting in the background."""
         with self._lock:
             outs = [tg.out for d in self.docs.values() for tg in d.goals]
         c = Counter(o.status for o in outs)
@@ -477,6 +479,7 @@ class LiveWorkspace:
             "cpu": round(self.scheduler.governor.last_fraction, 3), "paused": self.scheduler.paused,
             "enabled": self.enabled, "cpuTarget": self.scheduler.governor.target,
             "budgetSeconds": self.options.budget,
+            "learning": self.scheduler.learning_pending(),  # libraries still being harvested in the background
         }
 
     # -- the HTTP endpoint's questions (endpoint.Service) -------------------------------------------------------

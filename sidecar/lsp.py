@@ -102,13 +102,18 @@ def status_message(tg: TrackedGoal, budget: float, paused: bool) -> str:
     return "queued (paused)" if paused else "queued"
 
 
+EDITOR_PROFILE = 1  # the language server's (and `auto-prove serve`'s) default profile; the CLI's is 0
+
+
 class AutoProveServer(LanguageServer):
     """pygls server holding one LiveWorkspace."""
 
     def __init__(self) -> None:
         super().__init__("auto-prove", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
         self.live: LiveWorkspace | None = None
-        self.options = ProveOptions(library_seconds=0.0)  # no goal waits for a library harvest
+        # profile 1 in the editor (`autoProve.profile`): a long-lived process loads the memory once, and no goal waits
+        # for a library's first harvest (library_seconds=0: they are harvested in the background)
+        self.options = ProveOptions(profile=EDITOR_PROFILE, library_seconds=0.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_sent: dict[Path, float] = {}
         self._scheduled: set[Path] = set()

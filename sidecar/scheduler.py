@@ -151,6 +151,8 @@ class Scheduler:
         self.learning = learning  # profile 1: what the search learns from (made on first use when not given)
         self._history: tuple[float, dict[str, tuple[int, int, float]]] | None = None  # (read at, family history)
         self.on_event = on_event or (lambda kind, out: None)
+        # profile 1: called with how many libraries still wait for their background harvest, as it progresses
+        self.on_learning: Callable[[int], None] | None = None
         self.governor = CpuGovernor(options.cpu, max_workers=options.max_provers)
         self.governor.saturated = lambda: self._running >= self._allowed() and bool(self._queue)
         self._queue: list[tuple[float, int, int, Ticket]] = []
@@ -212,6 +214,8 @@ class Scheduler:
         at once rather than waited for: a tactic in progress may have seconds left to run."""
         self.cancel()
         self.governor.stop()  # first: it resumes provers it had paused, so they can die promptly
+        if self.learning is not None:
+            self.learning.close()  # the background harvest of libraries, if one runs
         with self._lock:
             live = [p for d in self._prover_sets for p in d.values()]
         for p in live:
@@ -479,7 +483,7 @@ class Scheduler:
 
             visibility = learning.prepare(goal, on_source=harvesting)
             if learning.deferred:  # the libraries past the allowance: harvested while the goals go on
-                learning.catch_up_in_background()
+                learning.catch_up_in_background(on_source=self._learning_progress)
         if learning is not None and visibility is not None:
             ctx.extra["learned"] = learning.view(goal, visibility)
         if learning is not None and self.ledger is not None:
@@ -626,6 +630,15 @@ class Scheduler:
         if self.options.online_learning is not None:
             return self.options.online_learning
         return os.environ.get("AUTOPROVE_ONLINE_LEARNING", "1").strip() != "0"
+
+    def _learning_progress(self, done: int, total: int) -> None:
+        if self.on_learning is not None:
+            self.on_learning(total - done)
+
+    def learning_pending(self) -> int:
+        """Libraries waiting for their background harvest (profile 1; 0 when there is nothing to learn)."""
+        learning = self.learning
+        return len(learning.deferred) if learning is not None else 0
 
     def _learning(self) -> "Learning":
         """The memories of this scheduler's searches (profile 1), made on first use."""

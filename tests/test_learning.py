@@ -4,6 +4,7 @@ search that uses them (real coqidetop)."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -379,6 +380,40 @@ def test_past_its_allowance_a_goal_goes_on_without_libraries_and_they_follow_in_
     later = Learning(None, cache=cache, library_seconds=0.0)
     later.prepare(goal)
     assert not later.deferred and len(later.tactics) == len(learning.tactics)
+
+
+@needs_coq
+def test_closing_stops_the_background_harvest_and_caches_no_part_of_a_library(tmp_path: Path) -> None:
+    """The owner closing (the language server shutting down) ends the background harvest: its prover dies now,
+    no further library is started, and the library it was in the middle of is not cached as if it were whole."""
+    import psutil
+
+    from sidecar.goals import find_goals
+    from sidecar.learn.harvest import HarvestCache
+    from sidecar.learn.service import Learning
+
+    f = tmp_path / "P.v"
+    f.write_text("Lemma b : forall m : nat, m = m.\nProof. Admitted.\n")
+    (goal,) = find_goals(f).goals
+    cache = HarvestCache(tmp_path / "cache")
+    learning = Learning(None, cache=cache, library_seconds=0.0)
+    learning.prepare(goal)
+    deferred = len(learning.deferred)
+    assert deferred >= 2
+    learning.catch_up_in_background()
+    t0 = time.monotonic()
+    while not learning._background_provers and time.monotonic() - t0 < 60:
+        time.sleep(0.05)
+    assert learning._background_provers, "the background harvest started no prover"
+    learning.close()
+    assert learning._background is not None
+    learning._background.join(60)
+    assert not learning._background.is_alive()
+    assert not [p for p in psutil.Process().children(recursive=True) if "coqidetop" in p.name()
+                and p.status() != psutil.STATUS_ZOMBIE]
+    later = Learning(None, cache=cache, library_seconds=0.0)
+    later.prepare(goal)
+    assert later.deferred  # at least the interrupted library is still to be harvested
 
 
 @needs_coq

@@ -43,7 +43,8 @@ Admitted.
 
 
 def settings(**kw: Any) -> dict[str, Any]:
-    return {"autoProve": {"budgetSeconds": 20, "cpuTarget": 0.5, **kw}}
+    """The editor mechanics are tested under the deterministic profile 0; the default (1) has its own test."""
+    return {"autoProve": {"budgetSeconds": 20, "cpuTarget": 0.5, "profile": 0, **kw}}
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sidecar", "lsp"],
@@ -435,3 +436,31 @@ def test_found_proofs_persist_across_sessions(tmp_path: Path) -> None:
     assert st["proved"] == 1
     assert "found in an earlier session" in hover["contents"]["value"], hover
     assert (tmp_path / ".auto-prove" / "ledger.sqlite").exists()
+
+
+def test_the_editor_learns_by_default_and_no_goal_waits_for_a_library(tmp_path: Path) -> None:
+    """The server's default profile is 1. On a machine that has harvested nothing, a goal is proved (from its file's
+    earlier proof) while the libraries the file loads are still being harvested in the background — the status
+    says how many are left — and shutting down leaves none of that harvest behind."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lspclient import Client
+
+    env, tag = cli_env({"AUTOPROVE_CACHE": str(tmp_path / "cache")})
+    project = tmp_path / "project"
+    project.mkdir()
+    f = project / "Learn.v"
+    text = ("Lemma a : forall n : nat, n + 0 = n.\nProof. intros n. rewrite <- plus_n_O. reflexivity. Qed.\n\n"
+            "Lemma b : forall m : nat, m + 0 = m.\nAdmitted.\n")
+    f.write_text(text)
+    c = Client(project, {"autoProve": {"budgetSeconds": 30, "cpuTarget": 0.5}}, env=env)
+    try:
+        c.wait_diagnostics(f.as_uri(), lambda d: d.get("code") == "proved", 120, c.open(f, text))
+        st = c.request("workspace/executeCommand", {"command": "autoProve.status"})
+        assert st["proved"] == 1 and st["learning"] > 0, st  # proved before the libraries were all harvested
+        pushed = [m["params"] for _, m in c.messages if m.get("method") == "autoProve/status"]
+        assert any(p.get("learning", 0) > 0 for p in pushed)
+    finally:
+        c.close()
+    time.sleep(1.0)
+    left = [p.cmdline() for p in tagged_processes(tag)]
+    assert not left, left

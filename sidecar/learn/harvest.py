@@ -618,9 +618,10 @@ def cached_harvest(source: Source, *, cache: HarvestCache | None = None) -> Harv
 
 
 def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover: ProverFactory | None = None,
-                   tactic_timeout: float = TACTIC_TIMEOUT) -> Harvest:
+                   tactic_timeout: float = TACTIC_TIMEOUT, stop: threading.Event | None = None) -> Harvest:
     """Replay the proofs of one source (or read them from the cache). Never raises for a bad source: the
-    `Harvest` then says why in `message` (logged once) and has no examples."""
+    `Harvest` then says why in `message` (logged once) and has no examples. Once `stop` is set the replay ends
+    between two proofs, and what it had is neither returned nor cached (a part of a library is not the library)."""
     t0 = time.monotonic()
     data, prefix, digest = _source_bytes(source)
     if data is None and prefix is None:
@@ -680,7 +681,7 @@ def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover:
                     key = prior.keys.get((q.lemma, q.order))
                     if key is not None:
                         reuse[key] = (q, by.get((q.lemma, q.order), []))
-        result, deps = _replay_all(source, texts, workdir, prover or _default_prover, tactic_timeout, reuse)
+        result, deps = _replay_all(source, texts, workdir, prover or _default_prover, tactic_timeout, reuse, stop)
         if not deps and prior is not None and reuse:  # nothing replayed that could say: what it loaded last time
             deps = dict(prior.deps)
     except AutoProveError as e:
@@ -706,8 +707,8 @@ def _prefix_keys(texts: Sequence[str], args: Sequence[str]) -> list[str]:
 
 
 def _replay_all(source: Source, texts: Sequence[str], workdir: Path, make_prover: ProverFactory,
-                tactic_timeout: float, reuse: Mapping[str, tuple[LemmaProof, list[TacticExample]]] | None = None
-                ) -> tuple[Harvest, dict[str, str]]:
+                tactic_timeout: float, reuse: Mapping[str, tuple[LemmaProof, list[TacticExample]]] | None = None,
+                stop: threading.Event | None = None) -> tuple[Harvest, dict[str, str]]:
     """Replay every named proof of `texts` (one source) in one prover; returns the harvest and its dependencies.
     A proof whose prefix digest is in `reuse` (everything up to its end unchanged since that harvest) is taken
     from there, not replayed; the prover is started only if some proof must be."""
@@ -735,6 +736,8 @@ def _replay_all(source: Source, texts: Sequence[str], workdir: Path, make_prover
 
     try:
         for proof in walk.proofs:
+            if stop is not None and stop.is_set():
+                raise AutoProveError("the harvest was stopped")
             name = proof.info.name
             if not name or proof.info.keyword in ("Goal", "Obligation"):
                 skipped["anonymous"] += 1

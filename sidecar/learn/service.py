@@ -30,7 +30,7 @@ from .memory import Prediction, ProofMemory, TacticMemory
 
 if TYPE_CHECKING:
     from ..goals import Goal
-    from ..provers.base import ProofState
+    from ..provers.base import Prover, ProofState
     from .harvest import HarvestCache
     from .visibility import Source, Visibility
 
@@ -58,6 +58,8 @@ class Learning:
         self._library_seconds = library_seconds
         self.deferred: dict[tuple[str, str], "Source"] = {}
         self._background: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._background_provers: list[object] = []  # the background harvest's provers, closed by `close`
         self._store = None if root is None else Path(root) / ".auto-prove" / LEARNED_DIR / "proofs.jsonl"
         self._load_store()
 
@@ -136,6 +138,8 @@ class Learning:
             todo = list(self.deferred.items())
         added = 0
         for done, (key, source) in enumerate(todo):
+            if self._closed.is_set():
+                return added
             if on_source is not None:
                 on_source(done, len(todo))
             with self._lock:
@@ -144,7 +148,7 @@ class Learning:
                     continue
                 self._harvesting[key] = threading.Event()
             try:
-                h = harvest_source(source, cache=self._cache)
+                h = harvest_source(source, cache=self._cache, prover=self._tracked_prover, stop=self._closed)
                 self.tactics.add(h.examples)
                 self.proofs.add(h.proofs)
                 added += 1
@@ -159,19 +163,42 @@ class Learning:
             on_source(len(todo), len(todo))
         return added
 
-    def catch_up_in_background(self) -> None:
+    def catch_up_in_background(self, on_source: "Callable[[int, int], None] | None" = None) -> None:
         """`catch_up` on a daemon thread (one at a time), e.g. in the language server after a goal went ahead
         without the libraries it deferred: the next goals find them in the memories."""
         with self._lock:
             if not self.deferred or (self._background is not None and self._background.is_alive()):
                 return
-            self._background = threading.Thread(target=self._catch_up_quietly, name="auto-prove-harvest",
-                                                daemon=True)
+            self._background = threading.Thread(target=self._catch_up_quietly, args=(on_source,),
+                                                name="auto-prove-harvest", daemon=True)
             self._background.start()
 
-    def _catch_up_quietly(self) -> None:
+    def _tracked_prover(self) -> "Prover":
+        """A harvest prover that `close` can reach (the background harvest stops with its owner)."""
+        from ..errors import AutoProveError
+        from .harvest import _default_prover
+
+        if self._closed.is_set():
+            raise AutoProveError("closed")
+        p = _default_prover()
+        with self._lock:
+            self._background_provers = [p]  # one library at a time: the earlier ones are closed already
+        return p
+
+    def close(self) -> None:
+        """Stop the background harvest: its prover is closed now, and no library after it is started."""
+        self._closed.set()
+        with self._lock:
+            provers, self._background_provers = self._background_provers, []
+        for p in provers:
+            try:
+                p.close()  # type: ignore[attr-defined]
+            except Exception:  # best effort: its process dies with ours anyway
+                log.debug("closing a harvest prover", exc_info=True)
+
+    def _catch_up_quietly(self, on_source: "Callable[[int, int], None] | None") -> None:
         try:
-            n = self.catch_up()
+            n = self.catch_up(on_source)
             log.info("harvested %d deferred librar%s in the background", n, "y" if n == 1 else "ies")
         except Exception as e:  # a background helper never takes the server down
             log.warning("background harvest stopped: %s", e)

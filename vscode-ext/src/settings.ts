@@ -13,7 +13,7 @@ export interface ServerSettings {
   profile: number;
 }
 
-export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false, profile: 0 };
+export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false, profile: 1 };
 
 /** Settings that change how the sidecar is started: changing one restarts it. */
 export const RESTART_KEYS = ["serverPath", "python"] as const;

@@ -14,6 +14,8 @@ export interface SidecarStatus {
   enabled?: boolean;
   cpuTarget?: number;
   budgetSeconds?: number;
+  /** Libraries profile 1 is still harvesting in the background (once per machine). */
+  learning?: number;
 }
 
 export interface StatusView {
@@ -37,11 +39,17 @@ export function statusView(s: SidecarStatus): StatusView {
   } else {
     text = `auto-prove: ${n(s.running)} searching · ${found} · ${cpu}`;
   }
+  const learning = n(s.learning);
+  if (learning > 0 && s.enabled !== false && !s.paused) {
+    text += ` · learning ${learning} ${learning === 1 ? "library" : "libraries"}`;
+  }
   const tooltip = [
     `${n(s.total)} goals: ${n(s.proved)} proved (verified), ${n(s.running)} searching, ${n(s.queued)} queued, ` +
       `${n(s.exhausted)} not found within budget, ${n(s.errors)} errors`,
     `CPU ${cpu} of the machine (target ${Math.round(100 * n(s.cpuTarget ?? 0.5))}%)` +
       (s.budgetSeconds !== undefined ? `, ${n(s.budgetSeconds)} s per goal` : ""),
+    ...(learning > 0 ? [`Harvesting the proofs of ${learning} more loaded ${learning === 1 ? "library" : "libraries"} ` +
+      "in the background (once per machine); goals are searched meanwhile with what is already learned"] : []),
     "Click for pause / resume / restart / log",
   ].join("\n");
   return { text, tooltip };

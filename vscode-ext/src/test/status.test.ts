@@ -11,6 +11,14 @@ test("running: searching, found and CPU", () => {
   assert.match(v.tooltip, /target 50%\), 60 s per goal/);
 });
 
+test("libraries still being harvested in the background are shown", () => {
+  const v = statusView({ running: 1, proved: 0, cpu: 0.5, enabled: true, learning: 12 });
+  assert.equal(v.text, "auto-prove: 1 searching · 0 found · 50% · learning 12 libraries");
+  assert.match(v.tooltip, /Harvesting the proofs of 12 more loaded libraries in the background/);
+  assert.equal(statusView({ running: 1, learning: 1 }).text, "auto-prove: 1 searching · 0 found · 0% · learning 1 library");
+  assert.equal(statusView({ running: 1, learning: 0 }).text, "auto-prove: 1 searching · 0 found · 0%");
+});
+
 test("paused and disabled say so", () => {
   assert.equal(statusView({ proved: 2, paused: true, enabled: true }).text, "auto-prove: paused · 2 found");
   assert.equal(statusView({ proved: 0, paused: true, enabled: false }).text, "auto-prove: off · 0 found");
