@@ -109,13 +109,12 @@ def test_learned_profile_merges_by_cost_and_dedupes() -> None:
     assert list(LearnedFirst().candidates(state, SearchContext(), 0)) == []
     assert 0 < first_slice(60) <= 15 and first_slice(5) < 5
 
-    # learned premises feed apply/rewrite/eauto, and CoqHammer's `use:` only when its tactics are loaded
+    # learned premises feed apply/rewrite/eauto
     src.premises = lambda: ["plus_n_O", "plus_O_n"]  # type: ignore[attr-defined]
-    plain = [c.tactic for c in p1.candidates(state, SearchContext(extra={"learned": src}), 0)]
-    assert "apply plus_n_O" in plain and not any("use:" in t for t in plain)
-    hammered = [c for c in p1.candidates(state, SearchContext(hammer=True, extra={"learned": src}), 0)]
-    assert "sauto use: plus_n_O, plus_O_n" in [c.tactic for c in hammered]
-    assert {c.strategy for c in hammered if "use:" in c.tactic} == {"premise-learned"}
+    learned_premises = [c for c in p1.candidates(state, SearchContext(extra={"learned": src}), 0)
+                        if c.strategy == "premise-learned"]
+    assert "apply plus_n_O" in [c.tactic for c in learned_premises]
+    assert "intros; eauto using plus_n_O, plus_O_n" in [c.tactic for c in learned_premises]
 
 @needs_coq
 def test_search_runs_a_reused_script_and_reports_its_trace(tmp_path: Path) -> None:

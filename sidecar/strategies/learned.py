@@ -4,8 +4,9 @@
   similar visible states, adapted to this state's names), family "memory", cheaper the more similar.
 * At the root, whole scripts of the visible lemmas whose statements are most like the goal's, their binders renamed
   to the goal's (family "reuse"): a candidate that runs every sentence of the script (`Candidate.then`).
-* Lemmas the proofs of similar statements used (family "premise-learned"): `apply`/`rewrite`/`eauto using`, and
-  with CoqHammer loaded `sauto use:`/`hauto use:` (its automation, told which lemmas matter).
+* Lemmas the proofs of similar statements used (family "premise-learned"): `apply`/`rewrite`/`eauto using`.
+  (`sauto use:`/`hauto use:` with them were tried and dropped: on the medium dev cases they timed out at the root,
+  and the timed-out retry took the time two proofs needed; they found none.)
 * With `ctx.extra["schedule"]` (`learn.schedule.FamilyPrior`), every candidate's cost shifted by what its family
   achieved in the project's history.
 
@@ -113,11 +114,6 @@ class LearnedProfile:
                 mine.append(Candidate(f"eapply {name}", "premise-learned", c + 0.5, t))
             if names:
                 mine.append(Candidate("intros; eauto using " + ", ".join(names[:6]), "premise-learned", 1.6, 1.5 * t))
-            if names and ctx.hammer:  # CoqHammer's own automation, given what similar proofs used (its `use:`)
-                few, more = ", ".join(names[:4]), ", ".join(names[:8])
-                mine.append(Candidate(f"sauto use: {few}", "premise-learned", 1.5, 2.0 * t))
-                mine.append(Candidate(f"intros; hauto use: {more}", "premise-learned", 1.8, 2.0 * t))
-                mine.append(Candidate(f"sauto use: {more}", "premise-learned", 2.0, 2.5 * t))
         if schedule is not None:
             mine = [replace(c, cost=schedule.cost(c.strategy, c.cost)) for c in mine]  # type: ignore[attr-defined]
         mine.sort(key=lambda c: c.cost)
