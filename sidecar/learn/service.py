@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -31,7 +32,7 @@ from .memory import Prediction, ProofMemory, TacticMemory
 if TYPE_CHECKING:
     from ..goals import Goal
     from ..provers.base import Prover, ProofState
-    from .harvest import HarvestCache
+    from .harvest import Harvest, HarvestCache
     from .visibility import Source, Visibility
 
 __all__ = ["Learning", "LearnedView"]
@@ -69,8 +70,9 @@ class Learning:
                 on_source: "Callable[[int, int], None] | None" = None) -> "Visibility | None":
         """The goal's visibility, with everything it may see harvested and in the memories; None (no learning for
         this goal) when it cannot be worked out. `on_source(done, total)` is called as sources are made ready, when
-        any of them has to be harvested or read (not when all are in the memories already)."""
-        from .harvest import cached_harvest, harvest_source
+        any of them has to be harvested or read (not when all are in the memories already). A library that would
+        need its first replay once the allowance (`library_seconds`) is spent is deferred to `catch_up`."""
+        from .harvest import cached_harvest
         from .visibility import visibility_for
 
         if goal.backend != "coq":
@@ -95,35 +97,47 @@ class Learning:
             if waiting is not None:  # another worker is harvesting it: use it once it is there
                 waiting.wait(600)
                 continue
-            loaded = True
-            try:
-                limited = self._library_seconds is not None
-                if source.kind == "library" and self._spent():
-                    h = cached_harvest(source, cache=self._cache)
-                    if h is None:  # past the allowance: later (`catch_up`), the goal goes on without it
-                        loaded = False
-                        with self._lock:
-                            self.deferred[key] = source
-                        continue
-                else:
-                    t_h = time.monotonic()
-                    h = harvest_source(source, cache=self._cache)
-                    if source.kind == "library" and limited and not h.from_cache:
-                        with self._lock:
-                            self._library_seconds = (self._library_seconds or 0.0) - (time.monotonic() - t_h)
-                self.tactics.add(h.examples)
-                self.proofs.add(h.proofs)
-            except Exception as e:
-                log.warning("harvest of %s failed: %s", source.name, e)
-            finally:
-                with self._lock:
-                    if loaded:
-                        self._loaded.add(key)
-                        self.deferred.pop(key, None)
-                    self._harvesting.pop(key).set()
+            if source.kind == "library" and self._spent():  # past the allowance: only what the cache holds
+                self._harvest_into(key, source, partial(cached_harvest, source, cache=self._cache))
+            else:
+                self._harvest_into(key, source, partial(self._harvest_counted, source))
         if on_source is not None and todo:
             on_source(len(todo), len(todo))
         return vis
+
+    def _harvest_into(self, key: tuple[str, str], source: "Source", fetch: "Callable[[], Harvest | None]") -> bool:
+        """Put what `fetch` gives for `source` (registered by this thread in `_harvesting`) in the memories; None
+        from it defers the source (`catch_up` takes it later). A failure costs only that source. Whether added."""
+        h: "Harvest | None" = None
+        failed = False
+        try:
+            h = fetch()
+            if h is not None:
+                self.tactics.add(h.examples)
+                self.proofs.add(h.proofs)
+        except Exception as e:
+            failed = True
+            log.warning("harvest of %s failed: %s", source.name, e)
+        finally:
+            with self._lock:
+                if h is not None or failed:
+                    self._loaded.add(key)
+                    self.deferred.pop(key, None)
+                else:
+                    self.deferred[key] = source
+                self._harvesting.pop(key).set()
+        return h is not None
+
+    def _harvest_counted(self, source: "Source") -> "Harvest":
+        """`harvest_source`, a first-time library replay charged to the allowance."""
+        from .harvest import harvest_source
+
+        t0 = time.monotonic()
+        h = harvest_source(source, cache=self._cache)
+        if source.kind == "library" and self._library_seconds is not None and not h.from_cache:
+            with self._lock:
+                self._library_seconds = (self._library_seconds or 0.0) - (time.monotonic() - t0)
+        return h
 
     def _spent(self) -> bool:
         """Whether the allowance for first-time library harvests is used up (never, without one)."""
@@ -147,18 +161,8 @@ class Learning:
                     self.deferred.pop(key, None)
                     continue
                 self._harvesting[key] = threading.Event()
-            try:
-                h = harvest_source(source, cache=self._cache, prover=self._tracked_prover, stop=self._closed)
-                self.tactics.add(h.examples)
-                self.proofs.add(h.proofs)
-                added += 1
-            except Exception as e:
-                log.warning("harvest of %s failed: %s", source.name, e)
-            finally:
-                with self._lock:
-                    self._loaded.add(key)
-                    self.deferred.pop(key, None)
-                    self._harvesting.pop(key).set()
+            added += self._harvest_into(key, source, partial(harvest_source, source, cache=self._cache,
+                                                             prover=self._tracked_prover, stop=self._closed))
         if on_source is not None and todo:
             on_source(len(todo), len(todo))
         return added
