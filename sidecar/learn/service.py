@@ -271,7 +271,7 @@ class LearnedView:
         self.goal = goal
         self.visibility = visibility
         self.k = k  # neighbours per state: with 32 rather than 16 the human's next tactic is among the first 16
-        #             predictions in 52.8 % of held-out stdlib steps rather than 47.5 % (benchmarks/memory_accuracy.py)
+        #             predictions in 51.7 % of held-out stdlib steps rather than 47.0 % (benchmarks/memory_accuracy.py)
         self._premises: list[str] | None = None
 
     def _allows_example(self, e: TacticExample) -> bool:
