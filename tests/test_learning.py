@@ -416,6 +416,31 @@ def test_closing_stops_the_background_harvest_and_caches_no_part_of_a_library(tm
 
 
 @needs_coq
+def test_closing_ends_a_preparation_in_progress(tmp_path: Path) -> None:
+    """A worker preparing a goal (here replaying the prelude's libraries on an empty cache, no allowance) stops
+    within a library once its owner closes — a server shutting down waits for its workers."""
+    import threading
+
+    from sidecar.goals import find_goals
+    from sidecar.learn.harvest import HarvestCache
+    from sidecar.learn.service import Learning
+
+    f = tmp_path / "P.v"
+    f.write_text("Lemma b : forall m : nat, m = m.\nProof. Admitted.\n")
+    (goal,) = find_goals(f).goals
+    learning = Learning(None, cache=HarvestCache(tmp_path / "cache"))
+    out: list[object] = []
+    worker = threading.Thread(target=lambda: out.append(learning.prepare(goal)))
+    worker.start()
+    time.sleep(2.0)
+    assert worker.is_alive()  # still replaying libraries
+    t0 = time.monotonic()
+    learning.close()
+    worker.join(30)
+    assert not worker.is_alive() and out == [None] and time.monotonic() - t0 < 15
+
+
+@needs_coq
 def test_a_memory_proof_on_an_open_lemma_still_lets_the_search_find_a_clean_one(
         tmp_path: Path, harvest_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the memory-first slice finds only a proof standing on the project's admitted `helper` (a fallback), the

@@ -682,6 +682,8 @@ def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover:
                     if key is not None:
                         reuse[key] = (q, by.get((q.lemma, q.order), []))
         result, deps = _replay_all(source, texts, workdir, prover or _default_prover, tactic_timeout, reuse, stop)
+        if stop is not None and stop.is_set():  # stopped during its last proofs: not the whole library
+            raise AutoProveError("the harvest was stopped")
         if not deps and prior is not None and reuse:  # nothing replayed that could say: what it loaded last time
             deps = dict(prior.deps)
     except AutoProveError as e:

@@ -85,6 +85,8 @@ class Learning:
         with self._lock:
             todo = [s for s in vis.sources if (s.origin, s.digest or str(s.path)) not in self._loaded]
         for done, source in enumerate(todo):
+            if self._closed.is_set():  # the owner is shutting down: it waits for this thread
+                return None
             if on_source is not None:
                 on_source(done, len(todo))
             key = (source.origin, source.digest or str(source.path))
@@ -133,7 +135,7 @@ class Learning:
         from .harvest import harvest_source
 
         t0 = time.monotonic()
-        h = harvest_source(source, cache=self._cache)
+        h = harvest_source(source, cache=self._cache, stop=self._closed)
         if source.kind == "library" and self._library_seconds is not None and not h.from_cache:
             with self._lock:
                 self._library_seconds = (self._library_seconds or 0.0) - (time.monotonic() - t0)
@@ -190,7 +192,8 @@ class Learning:
         return p
 
     def close(self) -> None:
-        """Stop the background harvest: its prover is closed now, and no library after it is started."""
+        """Stop the background harvest (its prover is closed now, and no library after it is started) and any
+        `prepare` in progress (it returns None before its next source)."""
         self._closed.set()
         with self._lock:
             provers, self._background_provers = self._background_provers, []
@@ -203,7 +206,8 @@ class Learning:
     def _catch_up_quietly(self, on_source: "Callable[[int, int], None] | None") -> None:
         try:
             n = self.catch_up(on_source)
-            log.info("harvested %d deferred librar%s in the background", n, "y" if n == 1 else "ies")
+            if not self._closed.is_set():
+                log.info("harvested %d deferred librar%s in the background", n, "y" if n == 1 else "ies")
         except Exception as e:  # a background helper never takes the server down
             log.warning("background harvest stopped: %s", e)
 

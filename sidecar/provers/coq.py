@@ -638,6 +638,7 @@ class CoqProver:
 
     def _start(self, env: Environment, after_crash: bool) -> None:
         """Start a fresh process for `env` (closing any old one) and send Init."""
+        self._check_open()  # closed from another thread while a call of this one was restarting: start nothing
         if after_crash:
             if self._crash_restarts >= self._max_restarts:
                 raise ProverCrashed(
