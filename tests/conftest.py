@@ -64,6 +64,29 @@ def tagged_processes(tag: str) -> list[psutil.Process]:
     return found
 
 
+def tagged_named(tag: str, prefix: str) -> list[psutil.Process]:
+    """The tagged processes whose name starts with `prefix` (one that exits while being looked at is not one)."""
+    out = []
+    for p in tagged_processes(tag):
+        try:
+            if p.name().startswith(prefix):
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+def tagged_cmdlines(tag: str) -> list[list[str]]:
+    """Command lines of the tagged processes still alive when read."""
+    out = []
+    for p in tagged_processes(tag):
+        try:
+            out.append(p.cmdline())
+        except psutil.Error:
+            continue
+    return out
+
+
 def wait_gone(tag: str, timeout: float) -> list[psutil.Process]:
     """Wait until no process carries `tag`; return those still alive after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -195,8 +195,11 @@ def test_serve_searches_the_project_and_answers(tmp_path: Path) -> None:
     env, _ = cli_env()
     f = tmp_path / "P.v"
     f.write_text("Lemma p : forall n : nat, 0 + n = n.\nAdmitted.\n")
+    # Ctrl-C as a terminal delivers it, also when this suite runs as a background job (whose children inherit an
+    # ignored SIGINT, which Python then leaves ignored, as a backgrounded program should)
     proc = subprocess.Popen([sys.executable, "-m", "sidecar", "serve", str(tmp_path), "--budget", "20"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ep = tmp_path / ENDPOINT_FILE
     try:
         deadline = time.monotonic() + 30

@@ -16,7 +16,7 @@ import pytest_lsp
 from lsprotocol import types as T
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from conftest import REPO, RawLsp, cli_env, tagged_processes
+from conftest import REPO, RawLsp, cli_env, tagged_cmdlines, tagged_named, tagged_processes
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -359,7 +359,7 @@ async def test_kill_9_of_a_prover_mid_search(client: LanguageClient) -> None:
     await until(lambda: any(d.code == "searching" and d.range.start.line == 1 for d in ours(client, uri)), 60,
                 "search started")
     await asyncio.sleep(1.0)
-    provers = [p for p in tagged_processes(TAG) if p.name().startswith("coqidetop")]
+    provers = tagged_named(TAG, "coqidetop")
     assert provers
     for p in provers:
         p.kill()
@@ -402,7 +402,7 @@ async def test_goals_of_files_that_are_not_open_are_found_and_watched(client: La
 def test_zz_shutdown_left_no_prover_behind() -> None:
     """Every server above was shut down by its client: none of their provers (or ATPs) is left."""
     time.sleep(1.0)
-    left = [p.cmdline() for p in tagged_processes(TAG)]
+    left = tagged_cmdlines(TAG)
     assert not left, left
 
 
@@ -462,5 +462,5 @@ def test_the_editor_learns_by_default_and_no_goal_waits_for_a_library(tmp_path: 
     finally:
         c.close()
     time.sleep(1.0)
-    left = [p.cmdline() for p in tagged_processes(tag)]
+    left = tagged_cmdlines(tag)
     assert not left, left

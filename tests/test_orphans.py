@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 import fault_harness as fh
-from conftest import REPO, cli_env, copy_project, kill_tagged, run_cli, tagged_processes, wait_gone
+from conftest import REPO, cli_env, copy_project, kill_tagged, run_cli, tagged_named, wait_gone
 
 pytestmark = pytest.mark.skipif(shutil.which("coqidetop.opt") is None or shutil.which("coqc") is None,
                                 reason="Coq (coqc, coqidetop.opt) not installed")
@@ -284,7 +284,7 @@ def test_language_server_ends_cleanly(how: str, tmp_path: Path) -> None:
     proc = fh._start("lsp", 0.1, proj, env, tmp_path / "lsp.err")
     try:
         deadline = time.monotonic() + 60
-        while not any(p.name().startswith("coqidetop") for p in tagged_processes(tag)):
+        while not tagged_named(tag, "coqidetop"):
             assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "lsp.err").read_text()
             time.sleep(0.1)
         time.sleep(1.0)

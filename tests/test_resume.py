@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (REPO, cli_env, copy_project, goals_by_name, kill_tagged, read_json, read_ledger, run_cli,
-                      sha256_file, tagged_processes, wait_gone)
+                      sha256_file, tagged_named, wait_gone)
 
 pytestmark = pytest.mark.skipif(shutil.which("coqidetop.opt") is None or shutil.which("coqc") is None,
                                 reason="Coq (coqc, coqidetop.opt) not installed")
@@ -50,7 +50,7 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, f"ledger never showed a finished goal: {rows}\n" + _outputs(tmp_path)
             time.sleep(0.1)
-        provers = [p for p in tagged_processes(tag) if p.name().startswith("coqidetop")]
+        provers = tagged_named(tag, "coqidetop")
         assert provers, "no prover was running when the run was killed"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
