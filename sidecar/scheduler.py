@@ -149,6 +149,7 @@ class Scheduler:
         self.options = options
         self.ledger = ledger
         self.learning = learning  # profile 1: what the search learns from (made on first use when not given)
+        self._owns_learning = learning is None  # one it made is closed with it; a caller's stays the caller's
         self._history: tuple[float, dict[str, tuple[int, int, float]]] | None = None  # (read at, family history)
         self.on_event = on_event or (lambda kind, out: None)
         # profile 1: called with how many libraries still wait for their background harvest, as it progresses
@@ -214,7 +215,7 @@ class Scheduler:
         at once rather than waited for: a tactic in progress may have seconds left to run."""
         self.cancel()
         self.governor.stop()  # first: it resumes provers it had paused, so they can die promptly
-        if self.learning is not None:
+        if self.learning is not None and self._owns_learning:
             self.learning.close()  # the background harvest of libraries, if one runs
         with self._lock:
             live = [p for d in self._prover_sets for p in d.values()]

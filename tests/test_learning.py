@@ -441,6 +441,29 @@ def test_closing_ends_a_preparation_in_progress(tmp_path: Path) -> None:
 
 
 @needs_coq
+def test_a_scheduler_closes_only_the_learning_it_made(tmp_path: Path, harvest_cache: Path) -> None:
+    """The command line hands one `Learning` to the scheduler of each wave (`--write` searches a file after the
+    files it loads were written): a wave ending must not close it for the next; a scheduler's own one is closed."""
+    from sidecar.goals import find_goals
+    from sidecar.learn.harvest import HarvestCache
+    from sidecar.learn.service import Learning
+    from sidecar.scheduler import ProveOptions, Scheduler
+
+    f = tmp_path / "W.v"
+    f.write_text("Lemma a : forall n : nat, n = n.\nProof. Admitted.\n")
+    (goal,) = find_goals(f).goals
+    shared = Learning(None, cache=HarvestCache(harvest_cache))
+    opts = ProveOptions(budget=10, profile=1, resume=False)
+    (out,) = Scheduler(opts, learning=shared).run([goal])
+    assert out.status == "proved"
+    f.write_text(f.read_text() + "Lemma b : forall m : nat, m = m.\nProof. Admitted.\n")  # the next wave's file
+    assert shared.prepare(find_goals(f).goals[-1]) is not None
+    own = Scheduler(opts)
+    (out,) = own.run([goal])
+    assert own.learning is not None and own.learning._closed.is_set()
+
+
+@needs_coq
 def test_a_memory_proof_on_an_open_lemma_still_lets_the_search_find_a_clean_one(
         tmp_path: Path, harvest_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the memory-first slice finds only a proof standing on the project's admitted `helper` (a fallback), the
