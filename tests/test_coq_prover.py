@@ -329,10 +329,12 @@ def test_kill_while_idle_restarts_transparently(fresh: CoqProver, tmp_path: Path
     root = fresh.enter(env_of(tmp_path, ARITH, LEMMA), timeout=30)
     a = ok(fresh.run(root, "intros", timeout=5))
     pid = fresh.pids()[0]
+    scratch = Path(psutil.Process(pid).environ()["TMPDIR"])
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.1)
     assert fresh.run(a, "lia", timeout=5).outcome == "finished"
     assert fresh.stats.crashes == 1
+    assert not scratch.exists()  # the dead process's temporary folder went with it
 
 
 def test_restart_cap(tmp_path: Path) -> None:
@@ -443,6 +445,8 @@ def test_an_interrupted_hammer_leaves_no_atp_running(fresh: CoqProver, tmp_path:
                  "exists f : A -> B, forall x, R x (f x).")
     root = fresh.enter(env, timeout=60)
     tag = psutil.Process(fresh.pids()[0]).environ()[PROVER_VAR]
+    scratch = Path(psutil.Process(fresh.pids()[0]).environ()["TMPDIR"])  # the prover's own temporary folder
+    assert scratch.is_dir() and scratch != Path("/tmp")
     r = fresh.run(root, "hammer", timeout=4)
     assert r.outcome in ("timeout", "failed")
     left = []
@@ -455,3 +459,5 @@ def test_an_interrupted_hammer_leaves_no_atp_running(fresh: CoqProver, tmp_path:
             continue
     assert not left, left
     assert ok(fresh.run(root, "intros", timeout=5))  # the session goes on
+    fresh.close()  # what the interrupted hammer left in its temporary folder goes with the prover
+    assert not scratch.exists()

@@ -401,9 +401,9 @@ def test_closing_stops_the_background_harvest_and_caches_no_part_of_a_library(tm
     assert deferred >= 2
     learning.catch_up_in_background()
     t0 = time.monotonic()
-    while not learning._background_provers and time.monotonic() - t0 < 60:
+    while learning._background_prover is None and time.monotonic() - t0 < 60:
         time.sleep(0.05)
-    assert learning._background_provers, "the background harvest started no prover"
+    assert learning._background_prover is not None, "the background harvest started no prover"
     learning.close()
     assert learning._background is not None
     learning._background.join(60)

@@ -611,10 +611,17 @@ def cached_harvest(source: Source, *, cache: HarvestCache | None = None) -> Harv
     data, prefix, digest = _source_bytes(source)
     if data is None and prefix is None:
         return harvest_source(source, cache=cache)
+    return _cache_for(source, cache).load(source, digest)
+
+
+def _is_lean(source: Source) -> bool:
+    return source.path is not None and source.path.suffix == ".lean"
+
+
+def _cache_for(source: Source, cache: HarvestCache | None) -> HarvestCache:
+    """The cache a source's harvest is kept in (a Lean source's under its toolchain's version)."""
     cache = cache if cache is not None else HarvestCache()
-    if source.path is not None and source.path.suffix == ".lean":
-        cache = HarvestCache(cache.folder, version=_lean_version(source))
-    return cache.load(source, digest)
+    return HarvestCache(cache.folder, version=_lean_version(source)) if _is_lean(source) else cache
 
 
 def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover: ProverFactory | None = None,
@@ -629,14 +636,11 @@ def harvest_source(source: Source, *, cache: HarvestCache | None = None, prover:
         msg = f"no source for {source.name} ({what}); not learning from it"
         log.warning("harvest: %s", msg)
         return Harvest(source, message=msg, seconds=time.monotonic() - t0)
-    cache = cache if cache is not None else HarvestCache()
-    lean = source.path is not None and source.path.suffix == ".lean"
-    if lean:
-        cache = HarvestCache(cache.folder, version=_lean_version(source))
+    cache = _cache_for(source, cache)
     hit = cache.load(source, digest)
     if hit is not None:
         return hit
-    if lean:
+    if _is_lean(source):
         try:
             result = _replay_lean(source, data.decode("utf-8", "replace") if data is not None else (prefix or ("",))[0],
                                   prover)

@@ -60,7 +60,7 @@ class Learning:
         self.deferred: dict[tuple[str, str], "Source"] = {}
         self._background: threading.Thread | None = None
         self._closed = threading.Event()
-        self._background_provers: list[object] = []  # the background harvest's provers, closed by `close`
+        self._background_prover: object | None = None  # the background harvest's current prover, closed by `close`
         self._store = None if root is None else Path(root) / ".auto-prove" / LEARNED_DIR / "proofs.jsonl"
         self._load_store()
 
@@ -188,7 +188,7 @@ class Learning:
             raise AutoProveError("closed")
         p = _default_prover()
         with self._lock:
-            self._background_provers = [p]  # one library at a time: the earlier ones are closed already
+            self._background_prover = p  # one library at a time: the earlier ones are closed already
         return p
 
     def close(self) -> None:
@@ -196,8 +196,8 @@ class Learning:
         `prepare` in progress (it returns None before its next source)."""
         self._closed.set()
         with self._lock:
-            provers, self._background_provers = self._background_provers, []
-        for p in provers:
+            p, self._background_prover = self._background_prover, None
+        if p is not None:
             try:
                 p.close()  # type: ignore[attr-defined]
             except Exception:  # best effort: its process dies with ours anyway

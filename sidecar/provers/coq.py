@@ -49,8 +49,10 @@ import os
 import re
 import resource
 import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
@@ -60,7 +62,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import AutoProveError, ProverCrashed, ProverTimeout, ProverUnavailable, SourceError
-from ..procs import TREE_VAR, resume_and_kill, spawn, tagged_processes, tree_tag
+from ..procs import TREE_VAR, resume_and_kill, spawn, tagged_processes, temp_prefix, tree_tag
 from . import coq_xml as X
 from .base import Environment, GoalView, ProofState, TacticResult
 
@@ -163,6 +165,10 @@ class _CoqProcess:
         env[TREE_VAR] = tree_tag()
         self.tag = f"{tree_tag()}/{next(_PROCESS_COUNTER)}"
         env[PROVER_VAR] = self.tag  # inherited by everything it starts, even helpers that leave its tree
+        # its own temporary folder, removed with it: CoqHammer's `predict` leaves its feature files in TMPDIR when a
+        # `hammer` is interrupted (named for its owner, so the sweep removes it also after a kill -9 of ours)
+        self.scratch = Path(tempfile.mkdtemp(prefix=temp_prefix("autoprove_coqtmp_")))
+        env["TMPDIR"] = str(self.scratch)
         limit = None if memory_mb is None else int(memory_mb) << 20
 
         def preexec() -> None:
@@ -182,8 +188,10 @@ class _CoqProcess:
                 preexec=preexec,
             )
         except FileNotFoundError as e:
+            shutil.rmtree(self.scratch, ignore_errors=True)
             raise ProverUnavailable(f"{argv[0]} not found: install Coq (coqidetop.opt)") from e
         except OSError as e:
+            shutil.rmtree(self.scratch, ignore_errors=True)
             raise ProverCrashed(f"cannot start {argv[0]}: {e}") from e
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self.pid = self.proc.pid
@@ -364,6 +372,7 @@ class _CoqProcess:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             log.warning("coqidetop[%d] did not die after SIGKILL", self.pid)
+        shutil.rmtree(self.scratch, ignore_errors=True)  # nothing runs in it any more
 
     def close(self) -> None:
         """Terminate the process group, wait briefly, then kill it; close the pipes."""
