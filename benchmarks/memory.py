@@ -7,7 +7,10 @@ the process's RSS before and after (psutil), and the latency of `predict` (media
 harvest itself (a state's own example is in the memory, as the file's earlier proofs are during a search), plus
 `similar` for proof reuse. Targets (issue 12): query ≤ 10 ms, RSS ≤ +500 MB.
 
-    python benchmarks/memory.py [--queries 500] [--seed 1]
+    python benchmarks/memory.py [--queries 500] [--seed 1] [--k 32] [--examples N]
+
+`--k`: neighbours per query (32 is what the search asks, `learn.service.LearnedView`); `--examples N`: load only
+the cache's first entries up to N examples (a project's visible libraries rather than everything ever harvested).
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ from sidecar.learn.harvest import HarvestCache  # noqa: E402
 from sidecar.learn.memory import ProofMemory, TacticMemory  # noqa: E402
 
 
-def read_cache(folder: Path) -> tuple[list[TacticExample], list[LemmaProof]]:
-    """Every example and proof of every entry of the harvest cache (entries that do not read are skipped)."""
+def read_cache(folder: Path, limit: int = 0) -> tuple[list[TacticExample], list[LemmaProof]]:
+    """Every example and proof of every entry of the harvest cache (entries that do not read are skipped); with
+    `limit`, whole entries in name order until that many examples."""
     examples: list[TacticExample] = []
     proofs: list[LemmaProof] = []
     for f in sorted(folder.rglob("*.json.gz")):
+        if limit and len(examples) >= limit:
+            break
         try:
             d = json.loads(gzip.decompress(f.read_bytes()))
         except (OSError, ValueError):
@@ -52,11 +58,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--k", type=int, default=32)
+    ap.add_argument("--examples", type=int, default=0, help="load at most this many examples (0: all)")
     args = ap.parse_args()
     folder = HarvestCache().path("x", "y").parent
     me = psutil.Process()
     t0 = time.monotonic()
-    examples, proofs = read_cache(folder)
+    examples, proofs = read_cache(folder, args.examples)
     t_read = time.monotonic() - t0
     rss0 = me.memory_info().rss
     t0 = time.monotonic()
@@ -76,11 +84,11 @@ def main() -> int:
     lat, hits = [], 0
     for e in sample:
         t = time.perf_counter()
-        preds = tm.predict(e.hyps, e.goal)
+        preds = tm.predict(e.hyps, e.goal, args.k)
         lat.append(time.perf_counter() - t)
         hits += any(p.tactic == e.tactic for p in preds[:5])
     lat.sort()
-    print(f"predict (k=16): median {1000 * statistics.median(lat):.2f} ms, p99 {1000 * lat[int(0.99 * (len(lat) - 1))]:.2f} ms"
+    print(f"predict (k={args.k}): median {1000 * statistics.median(lat):.2f} ms, p99 {1000 * lat[int(0.99 * (len(lat) - 1))]:.2f} ms"
           f" over {len(lat)} states; the state's own tactic among the top 5 in {100 * hits / len(lat):.0f}%")
     plat = []
     for p in rng.sample(proofs, min(args.queries, len(proofs))):
