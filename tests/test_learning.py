@@ -56,6 +56,30 @@ def test_memory_is_online() -> None:
     assert m.predict([], "True")[0].tactic == "exact I"
 
 
+def test_index_scores_do_not_depend_on_when_items_were_added() -> None:
+    """Norms computed in bulk (a reweigh) and for items added between queries agree: the same similarities."""
+    import random
+
+    from sidecar.learn.memory import FeatureIndex
+
+    rng = random.Random(3)
+    items = [frozenset(rng.sample(range(60), rng.randint(1, 12))) for _ in range(300)]
+    bulk: FeatureIndex[int] = FeatureIndex()
+    for i, f in enumerate(items):
+        bulk.add(i, f, i)
+    online: FeatureIndex[int] = FeatureIndex()
+    for i, f in enumerate(items):
+        online.add(i, f, i)
+        if i % 7 == 0:
+            online.nearest(f, 3)  # queries between additions: norms of the newest items computed as they come
+    for q in items[:40]:
+        a = dict(bulk.nearest(q, 10))
+        b = dict(online.nearest(q, 10))
+        assert set(a) & set(b) and all(abs(a[i] - b[i]) < 0.05 for i in set(a) & set(b))
+        exact = [i for i, f in enumerate(items) if f == q]
+        assert abs(dict(bulk.nearest(q, len(items)))[exact[0]] - 1.0) < 1e-9
+
+
 def test_proof_memory_finds_similar_statements() -> None:
     pm = ProofMemory()
     pm.add([LemmaProof("add_0", "Lemma add_0 (n : nat) : n + 0 = n.", ("induction n", "reflexivity"), "Lib", 0),
