@@ -113,6 +113,10 @@ class _Edge:
     slot: bool = field(default=True, compare=False)  # it stands for its state's next candidate (draw one on pop)
 
 
+# families whose timeouts are not retried with more time: `hammer` has its own limit, and CoqHammer's `sauto`
+# family succeeds in milliseconds when it succeeds at all (strategies/coq.py)
+NO_RETRY = frozenset({"hammer", "sauto"})
+
 _HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
 
 
@@ -279,7 +283,7 @@ class Search:
         """Queue a timed-out candidate again with more time (once, near the root, at a higher cost): slow
         decision procedures get the time they need only after everything cheaper has had its turn."""
         b, cand, node = self.budget, edge.cand, edge.node
-        if edge.retry or cand.strategy == "hammer" or len(node.state.path) > b.retry_depth:
+        if edge.retry or cand.strategy in NO_RETRY or len(node.state.path) > b.retry_depth:
             return
         longer = min(b.retry_max_timeout, cand.timeout * b.retry_factor)
         if longer <= cand.timeout * 1.5:

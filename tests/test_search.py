@@ -221,6 +221,28 @@ def test_a_timed_out_candidate_is_retried_later_with_more_time(prover: CoqProver
     assert res.status == "proved" and res.script == ("burn",)
 
 
+def test_a_timed_out_sauto_or_hammer_is_not_retried(prover: CoqProver, tmp_path: Path) -> None:
+    """CoqHammer's automation succeeds fast or not at all: a timeout of its family is final (no 4× second run)."""
+    from sidecar.search import NO_RETRY
+    from sidecar.strategies import Candidate
+
+    env = env_for(tmp_path, "Parameter Secret : Prop.", "Axiom s : Secret.",
+                  "Ltac burn := do 8000 (do 1000 idtac); exact s.", "Lemma t : Secret.")
+    root = prover.enter(env, 60)
+
+    class Only:
+        def candidates(self, state, ctx, depth):  # type: ignore[no-untyped-def]
+            return [Candidate("burn", family, 1.0, 0.5) for family in ("sauto", "hammer", "ltac")]
+
+    tried: list[tuple[str, str]] = []
+    budget = SearchBudget(seconds=30, retry_factor=4.0)
+    Search(prover, Only(), SearchContext(), budget,
+           on_attempt=lambda strategy, tactic, outcome, s: tried.append((strategy, outcome))).run(root)
+    assert {"sauto", "hammer"} <= NO_RETRY
+    assert tried.count(("sauto", "timeout")) == 1 and tried.count(("hammer", "timeout")) == 1
+    assert tried.count(("ltac", "timeout")) == 2  # any other family gets its second, longer run
+
+
 def test_premises_with_the_goals_shape_come_first(prover: CoqProver, tmp_path: Path) -> None:
     from sidecar.strategies.coq import goal_pattern
 
