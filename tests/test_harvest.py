@@ -401,6 +401,59 @@ def test_lean_file_harvested_through_the_repl_and_cached(tmp_path: Path, monkeyp
     assert again.from_cache and again.examples == h.examples
 
 
+def test_lean_states_and_statements_read_like_coq_ones() -> None:
+    """Profile 1 for Lean: Lean's Unicode logic and its `n m : Nat` hypotheses give the features, local names and
+    statement binders the same state printed by Coq gives."""
+    from sidecar.learn.features import hyp_names, state_features, statement_binders, statement_features, \
+        statement_parts
+    from sidecar.learn.memory import adapt_names
+
+    assert state_features(["n m : nat", "h : n ≤ m"], "∀ k, n + k ≤ m + k ∧ ¬ k = 0") == \
+        state_features(["a, b : nat", "H : a <= b"], "forall k, a + k <= b + k /\\ ~ k = 0")
+    assert hyp_names(["n m : Nat", "h : n ≤ m", "inst✝ : Foo"]) == ["n", "m", "h"]
+    assert statement_parts("@[simp] private theorem foo {α : Type} (x : α) : ∀ y, x = y") == \
+        ("{α : Type} (x : α)", "∀ y, x = y")
+    assert statement_binders("theorem foo (n : Nat) (h : 0 < n) : ∀ m, n ≤ n + m") == ["n", "h", "m"]
+    assert statement_parts("example (p : Prop) : p → p") == ("(p : Prop)", "p → p")
+    assert statement_features("theorem a (n : Nat) : n + 0 = n") == statement_features("Lemma b (m : Nat) : m + 0 = m.")
+    assert adapt_names("exact Nat.le_succ_of_le h", ["n", "m", "h"], ["n m : Nat", "h : n ≤ m"], ["a", "b", "hab"],
+                       ["a b : Nat", "hab : a ≤ b"]) == "exact Nat.le_succ_of_le hab"
+
+
+def test_lean_goal_learns_from_the_proofs_before_it_through_the_repl(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Lean goal's profile 1: its file harvested through the REPL (`allTactics`; the stand-in answers from the
+    HAND-WRITTEN `handwritten/learn_all_tactics` transcript), then the memory's prediction and the reused script
+    of the earlier theorem, adapted to the goal's names; the goal's own declaration teaches nothing."""
+    from lean_standin import repl as standin
+
+    from sidecar.goals import Goal, GoalKey
+    from sidecar.learn.service import Learning
+    from sidecar.provers.base import Environment
+
+    project = standin.make_project(tmp_path / "project")
+    monkeypatch.setenv("AUTOPROVE_LAKE", str(Path(__file__).resolve().parent / "lean_standin" / "lake"))
+    monkeypatch.setenv("AUTOPROVE_LEAN_REPL", str(standin.make_checkout(tmp_path / "repl")))
+    import json
+
+    text = json.loads((standin.HANDWRITTEN_TRANSCRIPTS / "learn_all_tactics.in").read_text().strip())["cmd"]
+    f = project / "F.lean"
+    f.write_text(text)
+    at = text.index("sorry")
+    goal = Goal(file=f, backend="lean", kind="sorry", lemma="b",
+                statement="theorem b (r s : Prop) (hr : r) (hs : s) : r ∧ s", line=5, column=2, start=at,
+                end=at + 5, has_proof_keyword=False, key=GoalKey("0" * 64), index=0,
+                env=Environment(file=f, backend="lean", source=text, placeholder=(at, at + 5), workdir=project))
+    learning = Learning(cache=HarvestCache(tmp_path / "cache"))
+    vis = learning.prepare(goal)
+    assert vis is not None and learning.tactics and len(learning.proofs) == 1  # `b` (a sorry) is no proof
+    view = learning.view(goal, vis)
+    first = view.predict(["r s : Prop", "hr : r", "hs : s"], "r ∧ s")[0]
+    assert first.tactic == "exact ⟨hr, hs⟩" and first.score > 0.99
+    assert [script for script, _ in view.reuse()] == [("exact ⟨hr, hs⟩",)]
+    assert view.premises() == ["And.intro"]
+
+
 class Runs:
     """A prover factory whose provers count the tactics run through them (the replay's work)."""
 

@@ -20,11 +20,12 @@ from typing import Iterable, Sequence
 
 from ..coq_source import bracket_depths
 
-__all__ = ["state_features", "term_features", "parse_term", "Node", "hyp_names"]
+__all__ = ["state_features", "term_features", "parse_term", "Node", "hyp_names", "ascii_notation"]
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<num>\d+)
+  | (?P<mathop>[\u2190-\u22FF\u2A00-\u2AFF])
   | (?P<id>[A-Za-z_\u00C0-\uFFFF][\w'.\u00C0-\uFFFF]*)
   | (?P<op><->|->|<-|/\\|\\/|<>|<=|>=|=>|::|\+\+|:=|[-+*/<>=~^%&|@!?:$#;,.])
   | (?P<open>[(\[{])
@@ -49,9 +50,23 @@ class Node:
     children: tuple["Node", ...] = ()
 
 
+# Lean 4 prints the logic in Unicode; its ASCII forms are the ones the parser knows (and Coq prints), so a Lean state
+# and the same Coq state have the same features
+_LEAN_NOTATION = {"∀": " forall ", "∃": " exists ", "→": " -> ", "←": " <- ", "↔": " <-> ", "∧": " /\\ ",
+                  "∨": " \\/ ", "¬": " ~ ", "≤": " <= ", "≥": " >= ", "≠": " <> ", "↦": " => ", "λ": " fun ",
+                  "×": " * "}
+_LEAN_RE = re.compile("|".join(map(re.escape, _LEAN_NOTATION)))
+
+
+def ascii_notation(text: str) -> str:
+    """`text` with Lean's Unicode connectives, quantifiers and comparisons in their ASCII forms (`∀` → forall,
+    `→` → ->, `∧` → /\\, `≤` → <=, ...); ASCII text is returned as it is."""
+    return text if text.isascii() else _LEAN_RE.sub(lambda m: _LEAN_NOTATION[m.group()], text)
+
+
 def _tokens(text: str) -> list[str]:
     out = []
-    for m in _TOKEN.finditer(text):
+    for m in _TOKEN.finditer(ascii_notation(text)):
         kind = m.lastgroup
         if kind == "ws":
             continue
@@ -227,7 +242,8 @@ def _hyp_names(hyps: tuple[str, ...]) -> tuple[str, ...]:
     for h in hyps:
         head = h.split(":", 1)[0] if ":" in h else ""
         head = head.split(":=", 1)[0]
-        names.extend(x.strip() for x in head.split(",") if _NAME.fullmatch(x))
+        # Coq prints `n, m : nat`, Lean `n m : Nat`
+        names.extend(x for x in re.split(r"[,\s]+", head) if x and _NAME.fullmatch(x))
     return tuple(names)
 
 
@@ -260,7 +276,10 @@ def state_features(hyps: Sequence[str], goal: str) -> frozenset[int]:
 
 
 _STATEMENT_HEAD = re.compile(r"^\s*(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Program|Let)\s+)*"
-                             r"[A-Z][A-Za-z]*\s+(?P<name>[A-Za-z_][\w'.]*)\s*", re.S)
+                             r"(?:[A-Z][A-Za-z]*\s+(?P<name>[A-Za-z_][\w'.]*)\s*"
+                             # Lean 4: `@[simp] private theorem name ...`, `example ...` (no name)
+                             r"|(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|noncomputable|nonrec)\s+)*"
+                             r"(?:(?:theorem|lemma|def|abbrev|instance)\s+(?P<lname>[^\s:({\[]+)\s*|example\b\s*))", re.S)
 
 
 def statement_parts(statement: str) -> tuple[str, str]:
@@ -268,6 +287,8 @@ def statement_parts(statement: str) -> tuple[str, str]:
     text = re.sub(r"\(\*.*?\*\)", " ", statement, flags=re.S).strip()
     if text.endswith("."):
         text = text[:-1]
+    if text.endswith(":="):  # a Lean declaration's header may keep its `:=`
+        text = text[:-2].rstrip()
     m = _STATEMENT_HEAD.match(text)
     rest = text[m.end():] if m else text
     for i, depth in bracket_depths(rest):
@@ -279,7 +300,7 @@ def statement_parts(statement: str) -> tuple[str, str]:
 def statement_binders(statement: str) -> list[str]:
     """The names a statement quantifies over, in order: its binders before the colon, then the leading `forall`s."""
     binders, typ = statement_parts(statement)
-    m = re.match(r"forall\s+(.*?),", typ, re.S)
+    m = re.match(r"forall\s+(.*?),", ascii_notation(typ).strip(), re.S)
     return list(dict.fromkeys(_binder_names(binders) + (_binder_names(m.group(1)) if m else [])))
 
 

@@ -27,7 +27,7 @@ from typing import Callable, Generic, Hashable, Iterable, Sequence, TypeVar
 import numpy as np
 
 from . import LemmaProof, TacticExample
-from .features import hyp_names, state_features, statement_features
+from .features import ascii_notation, hyp_names, state_features, statement_features
 
 __all__ = ["FeatureIndex", "TacticMemory", "ProofMemory", "Neighbour", "Prediction", "adapt_names"]
 
@@ -275,10 +275,11 @@ def _kinds_of(hyps: tuple[str, ...]) -> dict[str, str]:
         if ":" not in h:
             continue
         head, body = h.split(":", 1)
-        body = body.lstrip("= ").strip()
+        body = ascii_notation(body.lstrip("= ")).strip()
         m = re.search(r"(<->|->|/\\|\\/|<>|<=|>=|=|<|>)", body)
         kind = m.group(1) if m else (body.split()[0] if body.split() else "")
-        for n in head.split(","):
-            if n.strip():
-                out[n.strip()] = kind
-    return out
+        for n in re.split(r"[,\s]+", head):  # Coq `n, m : nat`, Lean `n m : Nat`
+            if n:
+                out[n] = kind
+    # a type that is itself a local (`hp : p` with `p : Prop`) is of the kind "a local", whatever its name
+    return {n: ("§" if k in out else k) for n, k in out.items()}

@@ -75,7 +75,7 @@ class Learning:
         from .harvest import cached_harvest
         from .visibility import visibility_for
 
-        if goal.backend != "coq":
+        if goal.backend not in ("coq", "lean"):
             return None
         try:
             vis = visibility_for(goal, needs)

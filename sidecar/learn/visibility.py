@@ -83,6 +83,8 @@ class Visibility:
             return order < self.order and lemma != self.lemma
         if origin.startswith(AUTO_PROVE):
             where = Path(origin[len(AUTO_PROVE):])
+            if where.suffix in (".v", ".lean") and where.suffix != self.file.suffix:
+                return False  # a proof in the other prover's language (one process serves both) is no example
             if where == self.file or where == self.root:  # a proof of G itself, found in an earlier run: never
                 return lemma != self.lemma
             return _under(where, self.root)

@@ -72,6 +72,8 @@ def _version_at_least(version: str, minor: int) -> bool:
 class LeanProfile0:
     """Candidates for `state.goals[0]`, cheapest and likeliest first."""
 
+    backend = "lean"
+
     def candidates(self, state: ProofState, ctx: SearchContext, depth: int) -> Iterator[Candidate]:
         """All candidates, cheapest first (ties in the order they are generated)."""
         return iter(sorted(self._generate(state, ctx), key=lambda c: c.cost))

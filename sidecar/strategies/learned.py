@@ -107,13 +107,20 @@ class LearnedProfile:
         premises = getattr(learned, "premises", None)
         if callable(premises) and depth <= 2:
             names = list(premises())
+            lean = self.backend == "lean"
             for i, name in enumerate(names):
                 c = 1.7 + 0.2 * i
-                mine.append(Candidate(f"apply {name}", "premise-learned", c, t))
-                mine.append(Candidate(f"rewrite {name}", "premise-learned", c + 0.3, t))
-                mine.append(Candidate(f"eapply {name}", "premise-learned", c + 0.5, t))
+                if lean:
+                    mine.append(Candidate(f"exact {name}", "premise-learned", c, t))
+                    mine.append(Candidate(f"apply {name}", "premise-learned", c + 0.2, t))
+                    mine.append(Candidate(f"rw [{name}]", "premise-learned", c + 0.3, t))
+                else:
+                    mine.append(Candidate(f"apply {name}", "premise-learned", c, t))
+                    mine.append(Candidate(f"rewrite {name}", "premise-learned", c + 0.3, t))
+                    mine.append(Candidate(f"eapply {name}", "premise-learned", c + 0.5, t))
             if names:
-                mine.append(Candidate("intros; eauto using " + ", ".join(names[:6]), "premise-learned", 1.6, 1.5 * t))
+                mine.append(Candidate("simp [" + ", ".join(names[:6]) + "]" if lean else
+                                      "intros; eauto using " + ", ".join(names[:6]), "premise-learned", 1.6, 1.5 * t))
         if schedule is not None:
             mine = [replace(c, cost=schedule.cost(c.strategy, c.cost)) for c in mine]  # type: ignore[attr-defined]
         mine.sort(key=lambda c: c.cost)
