@@ -109,7 +109,7 @@ class FeatureIndex(Generic[T]):
         if n > self._weighed_at * 1.1 + 16:
             self._weight = {f: (math.log((n + 1) / (d + 1)) + 1.0) ** 2 for f, d in self._df.items()}
             squares = np.zeros(n)  # each item's sum of weights, accumulated feature by feature
-            for f, posting in self._index.items():
+            for f in self._index:
                 squares[self._posting(f)] += self._weight[f]
             self._norms = np.sqrt(squares)
             self._weighed_at = n
