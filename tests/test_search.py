@@ -281,6 +281,30 @@ def test_scrutinees_of_if_and_match() -> None:
     assert scrutinees("x = y") == []
 
 
+def test_reflection_lemmas_for_comparisons_and_max() -> None:
+    from sidecar.strategies.coq import parse_hypotheses, spec_cases
+    pos = parse_hypotheses(("p, q, r : positive", "Hqp : q < p"))
+    assert spec_cases("(p - q ?= p - r) = (r ?= q)", pos) == [
+        "compare_spec (p - q) (p - r)", "Pos.compare_spec (p - q) (p - r)", "compare_spec r q", "Pos.compare_spec r q"]
+    # what a `match` branches on, and a qualified `max` keeps its module
+    assert spec_cases("q <= match p ?= q with | Lt => q | _ => p end", pos) == ["compare_spec p q", "Pos.compare_spec p q"]
+    assert spec_cases("(if x =? y then 1 else 0) = Nat.max a (b + 1)", parse_hypotheses(("x, y : Z",))) == [
+        "eqb_spec x y", "Z.eqb_spec x y", "Nat.max_spec a (b + 1)"]
+    assert spec_cases("max (f x) (f y) == f (max x y)", []) == ["max_spec (f x) (f y)", "max_spec x y"]
+    assert spec_cases("x = y", pos) == []
+
+
+def test_case_analysis_by_a_comparisons_reflection_lemma(prover: CoqProver, tmp_path: Path) -> None:
+    # after `destruct (p ?= q)` lia knows nothing of the case; after `destruct (Pos.compare_spec p q)` it has p < q
+    env = env_for(tmp_path, "Require Import PArith Lia.", "Local Open Scope positive_scope.",
+                  "Definition pick (p q : positive) := match p ?= q with Lt => q | _ => p end.",
+                  "Lemma pick_ge (p q : positive) : q <= pick p q.")
+    res = search(prover, env, 30.0)
+    assert res.status == "proved" and res.script
+    assert any("compare_spec p q" in tac for tac in res.script), res.script
+    assert replays(prover, env, res.script)
+
+
 def test_case_analysis_on_an_if_inside_an_induction(prover: CoqProver, tmp_path: Path) -> None:
     env = env_for(
         tmp_path,

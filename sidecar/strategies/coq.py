@@ -17,7 +17,7 @@ from ..coq_source import bracket_depths, strip_comments
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
-__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "goal_pattern", "search_terms", "scrutinees", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols"]
+__all__ = ["CoqProfile0", "CoqPremises", "foreign_names", "goal_pattern", "search_terms", "scrutinees", "parse_hypotheses", "top_level_has", "leading_binders", "rank_lemmas", "symbols", "spec_cases"]
 
 # Closing tactics: (tactic, cost, timeout factor). They either finish the goal or are pruned as no progress.
 _CLOSERS: tuple[tuple[str, float, float], ...] = (
@@ -191,6 +191,105 @@ def _strip_binders(text: str) -> str:
         if depth == 0 and text[i] == ",":
             return text[i + 1:].strip()
     return text
+
+
+# Reflection lemmas of the numeric libraries: `destruct (Pos.compare_spec a b)` splits a goal on `a ?= b` into its
+# three cases, each with the case's hypothesis and the comparison replaced by `Eq`/`Lt`/`Gt` (likewise `eqb`, `leb`,
+# `ltb` with `reflect`, and `max`/`min` with their two cases): the usual first step of a proof about a comparison.
+_SPEC_INFIX = {"?=": "compare_spec", "=?": "eqb_spec", "<=?": "leb_spec", "<?": "ltb_spec"}
+_SPEC_PREFIX = re.compile(r"(?<![A-Za-z0-9_'.])((?:[A-Z][A-Za-z0-9_']*\.)?)(max|min|compare|eqb|leb|ltb)\s+")
+_NUM_MODULES = {"nat": "Nat", "positive": "Pos", "Z": "Z", "N": "N"}
+
+
+def _enclosing(text: str, i: int, j: int) -> tuple[int, int] | None:
+    """(start, end) of the innermost bracket pair around text[i:j], or None when it is at the top level."""
+    depth, start = 0, None
+    for k in range(i - 1, -1, -1):
+        if text[k] == ")":
+            depth += 1
+        elif text[k] == "(":
+            if depth == 0:
+                start = k
+                break
+            depth -= 1
+    depth = 0
+    for k in range(j, len(text)):
+        if text[k] == "(":
+            depth += 1
+        elif text[k] == ")":
+            if depth == 0:
+                return (start, k) if start is not None else None
+            depth -= 1
+    return None
+
+
+def _arguments(text: str, i: int, n: int) -> list[str]:
+    """The next `n` arguments of an application starting at text[i]: names or bracketed terms."""
+    args: list[str] = []
+    while len(args) < n:
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i >= len(text):
+            break
+        if text[i] == "(":
+            depth = 0
+            for k in range(i, len(text)):
+                depth += text[k] == "("
+                depth -= text[k] == ")"
+                if depth == 0:
+                    args.append(text[i:k + 1])
+                    i = k + 1
+                    break
+            else:
+                break
+            continue
+        m = re.match(r"[A-Za-z0-9_'.]+", text[i:])
+        if not m or m.group(0) in _NOT_CONSTANTS:
+            break
+        args.append(m.group(0))
+        i += m.end()
+    return args
+
+
+def spec_cases(concl: str, hyps: list["Hypothesis"], limit: int = 3) -> list[str]:
+    """`destruct (<spec lemma> a b)` for the comparisons and `max`/`min` applications of a conclusion, the lemma
+    qualified by the operands' numeric type when the hypotheses tell it (`n m : positive` gives `Pos.`), and
+    unqualified as the file's own scope resolves it. Innermost first, at most `limit` distinct comparisons."""
+    types = {n: h.type for h in hyps for n in h.names}
+
+    def modules(*terms: str) -> list[str]:
+        found = [_NUM_MODULES[types[w]] for t in terms for w in re.findall(r"[A-Za-z_][A-Za-z0-9_']*", t)
+                 if types.get(w) in _NUM_MODULES]
+        return ["", *(f"{m}." for m in dict.fromkeys(found))]
+
+    out: list[tuple[str, ...]] = []
+    # a comparison is the whole of a bracketed term or of what an `if`/`match` branches on
+    terms = [f"({t})" for t in scrutinees(concl)] + [concl]
+    for text in terms:
+        for m in re.finditer(r" (\?=|=\?|<=\?|<\?) ", text):
+            span = _enclosing(text, m.start(), m.end())
+            if span is None:
+                continue
+            a, b = text[span[0] + 1:m.start()].strip(), text[m.end():span[1]].strip()
+            if a and b and "," not in a + b and not re.search(
+                    r"\b(?:if|then|else|match|with|fun|let|forall|exists)\b", a + " " + b):
+                group = tuple(f"{q}{_SPEC_INFIX[m.group(1)]} {_arg(a)} {_arg(b)}" for q in modules(a, b))
+                if group not in out:
+                    out.append(group)
+    for m in _SPEC_PREFIX.finditer(concl):
+        args = _arguments(concl, m.end(), 2)
+        if len(args) == 2:
+            quals = [m.group(1)] if m.group(1) else modules(*args)
+            out.append(tuple(f"{q}{m.group(2)}_spec {args[0]} {args[1]}" for q in quals))
+    specs: list[str] = []
+    for group in out[:limit]:
+        specs.extend(s for s in group if s not in specs)
+    return specs
+
+
+def _arg(term: str) -> str:
+    return term if re.fullmatch(r"[A-Za-z0-9_'.]+", term) or term.startswith("(") and _enclosing(
+        term, 1, 1) == (0, len(term) - 1) else f"({term})"
 
 
 _NOTATIONS = ("++", "::", "<=", ">=", "<>", "<", ">", "+", "*", "-", "^", "/", "mod")
@@ -478,6 +577,10 @@ class CoqProfile0:
             add(f"destruct {arg} eqn:?", "destruct", 1.5 + 0.2 * i)
             add(f"destruct {arg}; simpl; auto", "destruct", 1.6 + 0.2 * i)
             add(f"destruct {arg}; simpl; lia", "destruct", 1.7 + 0.2 * i)
+        # comparisons and max/min: case analysis by the library's reflection lemma (`compare_spec` and the like)
+        for i, spec in enumerate(spec_cases(concl, hyps)):
+            add(f"destruct ({spec})", "destruct", 1.3 + 0.1 * i)
+            add(f"destruct ({spec}); subst; auto", "destruct", 1.5 + 0.1 * i)
         # variables: case analysis and induction (leading binders first: induction before intros keeps the
         # later quantifiers in the goal, i.e. generalizes the induction hypothesis)
         for i, b in enumerate(leading_binders(concl)[:4]):
@@ -546,6 +649,7 @@ class CoqProfile0:
             names = premises(state)
             for i, name in enumerate(names):
                 c = 1.9 + 0.25 * i
+                add(f"now apply {name}", "premise", c - 0.1)  # closes the goal or fails: no new state to search
                 add(f"apply {name}", "premise", c)
                 add(f"rewrite {name}", "premise", c + 0.3)
                 add(f"rewrite <- {name}", "premise", c + 0.5)
