@@ -382,8 +382,9 @@ def enclosing_declaration(text: str, offset: int) -> LeanDecl | None:
 
 
 def lean_imports(text: str) -> tuple[str, ...]:
-    """The modules the file imports (its `import` lines, at the top)."""
-    return tuple(m.group(1) for m in re.finditer(r"^import\s+([\w.]+)", mask_lean(text), re.M))
+    """The modules the file imports (its `import` lines, at the top; `import A B` names two)."""
+    return tuple(name for m in re.finditer(r"^(?:public\s+)?import\s+([\w.]+(?:[ \t]+[\w.]+)*)", mask_lean(text), re.M)
+                 for name in m.group(1).split() if name != "all")
 
 
 def line_col_to_offset(text: str, line: int, column: int) -> int:

@@ -454,6 +454,55 @@ def test_lean_goal_learns_from_the_proofs_before_it_through_the_repl(tmp_path: P
     assert view.premises() == ["And.intro"]
 
 
+def test_lean_goal_learns_from_the_modules_its_file_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The visibility rule for Lean: a library module (a Lake dependency under `.lake/packages`) is visible when F
+    imports it, or when a project module F imports does (followed transitively); a module that is merely there is
+    not. The library's proofs are harvested through the REPL (the stand-in answers from the HAND-WRITTEN
+    `handwritten/learn_all_tactics` transcript); the project module and F have no transcript, so their harvests fail
+    (said in one line each) and the goal goes on with the library's proofs."""
+    from lean_standin import repl as standin
+
+    from sidecar.goals import Goal, GoalKey
+    from sidecar.learn.service import Learning
+    from sidecar.learn.visibility import visibility_for
+    from sidecar.provers.base import Environment
+
+    project = standin.make_project(tmp_path / "project")
+    monkeypatch.setenv("AUTOPROVE_LAKE", str(Path(__file__).resolve().parent / "lean_standin" / "lake"))
+    monkeypatch.setenv("AUTOPROVE_LEAN_REPL", str(standin.make_checkout(tmp_path / "repl")))
+    import json
+
+    library = json.loads((standin.HANDWRITTEN_TRANSCRIPTS / "learn_all_tactics.in").read_text().strip())["cmd"]
+    lib = project / ".lake" / "packages" / "lib" / "Lib"
+    lib.mkdir(parents=True)
+    (lib / "A.lean").write_text(library)
+    (lib / "Unused.lean").write_text(library)  # on the search path, imported by nobody: never visible
+    (project / "Proj").mkdir()
+    (project / "Proj" / "Mid.lean").write_text("import Lib.A\n\ntheorem mid : True := trivial\n")
+    text = "import Proj.Mid\n\ntheorem c (x y : Prop) (hx : x) (hy : y) : x ∧ y := by\n  sorry\n"
+    f = project / "F.lean"
+    f.write_text(text)
+    at = text.index("sorry")
+    goal = Goal(file=f, backend="lean", kind="sorry", lemma="c",
+                statement="theorem c (x y : Prop) (hx : x) (hy : y) : x ∧ y", line=4, column=2, start=at,
+                end=at + 5, has_proof_keyword=False, key=GoalKey("0" * 64), index=0,
+                env=Environment(file=f, backend="lean", source=text, placeholder=(at, at + 5), workdir=project))
+    vis = visibility_for(goal)
+    assert vis.libraries == {"Lib.A"} and vis.project_files == {(project / "Proj" / "Mid.lean").absolute()}
+    assert [s.kind for s in vis.sources] == ["library", "project", "file"]
+    assert vis.allows("Lib.A", 0, "a") and not vis.allows("Lib.Unused", 0, "a")
+    learning = Learning(cache=HarvestCache(tmp_path / "cache"))
+    assert learning.prepare(goal) is not None
+    first = learning.view(goal, vis).predict(["x y : Prop", "hx : x", "hy : y"], "x ∧ y")[0]
+    assert first.tactic == "exact ⟨hx, hy⟩"
+    # the editor's way: a library never harvested on this machine waits for the background (through the REPL too)
+    later = Learning(cache=HarvestCache(tmp_path / "cache2"), library_seconds=0.0)
+    assert later.prepare(goal) is not None and [origin for origin, _ in later.deferred] == ["Lib.A"]
+    assert not later.view(goal, vis).predict(["x y : Prop", "hx : x", "hy : y"], "x ∧ y")
+    assert later.catch_up() == 1 and not later.deferred
+    assert later.view(goal, vis).predict(["x y : Prop", "hx : x", "hy : y"], "x ∧ y")[0].tactic == "exact ⟨hx, hy⟩"
+
+
 class Runs:
     """A prover factory whose provers count the tactics run through them (the replay's work)."""
 

@@ -163,8 +163,10 @@ class Learning:
                     self.deferred.pop(key, None)
                     continue
                 self._harvesting[key] = threading.Event()
+            lean = source.path is not None and source.path.suffix == ".lean"
             added += self._harvest_into(key, source, partial(harvest_source, source, cache=self._cache,
-                                                             prover=self._tracked_prover, stop=self._closed))
+                                                             prover=partial(self._tracked_prover, lean),
+                                                             stop=self._closed))
         if on_source is not None and todo:
             on_source(len(todo), len(todo))
         return added
@@ -179,14 +181,16 @@ class Learning:
                                                 name="auto-prove-harvest", daemon=True)
             self._background.start()
 
-    def _tracked_prover(self) -> "Prover":
-        """A harvest prover that `close` can reach (the background harvest stops with its owner)."""
+    def _tracked_prover(self, lean: bool = False) -> "Prover":
+        """A harvest prover (Coq's, or the Lean REPL for a `.lean` source) that `close` can reach (the background
+        harvest stops with its owner)."""
         from ..errors import AutoProveError
+        from ..provers.lean import LeanProver
         from .harvest import _default_prover
 
         if self._closed.is_set():
             raise AutoProveError("closed")
-        p = _default_prover()
+        p: "Prover" = LeanProver() if lean else _default_prover()
         with self._lock:
             self._background_prover = p  # one library at a time: the earlier ones are closed already
         return p

@@ -2,7 +2,9 @@
 
 Visible are (issue 12): the proofs in F before G; the proofs of the project files F loads; the proofs in the sources
 of the libraries F itself loads (Coq: the `.v` beside each `.vo` that `Print Libraries` lists after F's own
-`Require`s — before any import the tool adds); and proofs auto-prove found and verified earlier in the project.
+`Require`s — before any import the tool adds; Lean: the `.lean` source of each module F imports from a Lake
+dependency, and the project's own modules F imports, followed through their imports: `_lean_visibility`); and proofs
+auto-prove found and verified earlier in the project.
 Never G's own proof or anything after G in F, never a library that only the tool's added imports load (Lia,
 CoqHammer), never a file that is merely on the load path.
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from ..goals import Goal
 
 __all__ = ["Source", "Visibility", "visibility_for", "auto_prove_origin", "statement_order", "qualified_lemma",
-           "load_path_entries", "library_files", "AUTO_PROVE"]
+           "load_path_entries", "library_files", "AUTO_PROVE", "lean_module_file"]
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +225,8 @@ def visibility_for(goal: "Goal", needs: Iterable[Path] = ()) -> Visibility:
                  digest=goal.file_digest,
                  prefix=tuple(goal.env.sentences) if goal.backend == "coq" else (goal.env.source,))
     project = {Path(p).absolute() for p in needs}
-    if goal.backend != "coq":  # Lean: F's own proofs and the ledger's (the modules it imports are not harvested)
-        return Visibility(file, lemma, order, root, frozenset(), frozenset(project), (own,))
+    if goal.backend != "coq":
+        return _lean_visibility(goal.env.source, file, root, lemma, order, own, project)
     requires = require_sentences(goal.env.sentences)
     libs = loaded_libraries(requires, goal.env.args, goal.env.workdir) if requires else None
     if libs is None and requires:
@@ -260,5 +262,64 @@ def visibility_for(goal: "Goal", needs: Iterable[Path] = ()) -> Visibility:
     project.discard(file)
     proj_sources = [Source(origin=str(p), kind="project", path=p, args=tuple(goal.env.args),
                            workdir=goal.env.workdir) for p in sorted(project)]
+    return Visibility(file=file, lemma=lemma, order=order, root=root, libraries=frozenset(libraries),
+                      project_files=frozenset(project), sources=(*lib_sources, *proj_sources, own))
+
+
+# --------------------------------------------------------------------------------------------------
+# Lean: the modules F imports
+
+LEAN_PACKAGES = (".lake/packages", "lake-packages")  # where Lake keeps a project's dependencies (new, old layout)
+
+
+def lean_module_file(module: str, root: Path) -> tuple[Path, bool] | None:
+    """(source file, whether it is a library) of a module `import`ed by a file of the Lake project at `root`: the
+    project's own `<root>/A/B.lean`, else a dependency's `<root>/.lake/packages/<pkg>/A/B.lean`. None when neither
+    exists (Lean's own `Init`/`Std`/`Lean`, whose sources live in the toolchain, or a module not built here)."""
+    rel = Path(*module.split(".")).with_suffix(".lean")
+    own = root / rel
+    if own.is_file():
+        return own.absolute(), False
+    for packages in LEAN_PACKAGES:
+        folder = root / packages
+        if not folder.is_dir():
+            continue
+        for pkg in sorted(folder.iterdir()):
+            if (pkg / rel).is_file():
+                return (pkg / rel).absolute(), True
+    return None
+
+
+def _lean_visibility(text: str, file: Path, root: Path, lemma: str, order: int, own: Source,
+                     project: set[Path]) -> Visibility:
+    """A Lean goal's visibility: F's own proofs before G; the project's modules F imports, and theirs in turn; the
+    library modules (Lake dependencies) that F or those project modules import by name. A library module's own
+    imports are not followed (a file that imports one Mathlib module would otherwise see thousands of files, each
+    an elaboration to harvest); nothing under `.lake/packages` that no file names is visible."""
+    from ..lean_source import lean_imports
+
+    libraries: dict[str, Path] = {}
+    todo = [(text, file)]
+    done: set[Path] = {file}
+    while todo:
+        source, where = todo.pop()
+        for module in lean_imports(source):
+            found = lean_module_file(module, root)
+            if found is None:
+                continue
+            path, is_library = found
+            if is_library:
+                libraries.setdefault(module, path)
+            elif path not in done:
+                done.add(path)
+                project.add(path)
+                try:
+                    todo.append((path.read_text(encoding="utf-8", errors="replace"), path))
+                except OSError as e:
+                    log.warning("%s: cannot read %s (%s); not following its imports", file.name, path, e)
+    project.discard(file)
+    lib_sources = [Source(origin=m, kind="library", path=p, logical=m, workdir=root)
+                   for m, p in sorted(libraries.items())]
+    proj_sources = [Source(origin=str(p), kind="project", path=p, workdir=root) for p in sorted(project)]
     return Visibility(file=file, lemma=lemma, order=order, root=root, libraries=frozenset(libraries),
                       project_files=frozenset(project), sources=(*lib_sources, *proj_sources, own))
