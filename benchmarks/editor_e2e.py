@@ -28,6 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import editor_harness as eh  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sidecar.procs import run as run_child  # noqa: E402  (each child dies with this script)
+
 FILES = {
     "First.v": "Lemma add_zero_r : forall n : nat, n + 0 = n.\nProof.\nAdmitted.\n",
     "Second.v": "Lemma mul_one_r : forall n : nat, n * 1 = n.\nProof.\nAdmitted.\n",
@@ -49,8 +52,8 @@ def one_run(vsix: Path, root: Path) -> tuple[float, float]:
             item = eh.offer_quick_fix(page, steps, timeout=180)
             times.append(time.monotonic() - t0)
             eh.apply_and_save(page, steps, item, project / name, text)
-            r = subprocess.run(["coqc", "-R", ".", "Demo", name], cwd=project, capture_output=True, text=True,
-                               timeout=120)
+            r = run_child(["coqc", "-R", ".", "Demo", name], cwd=project, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
             if r.returncode != 0:
                 raise RuntimeError(f"the saved proof of {name} does not compile: {r.stderr}")
     return times[0], times[1]

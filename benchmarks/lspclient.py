@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from sidecar.procs import spawn  # noqa: E402
 
 
 class Client:
@@ -22,9 +24,9 @@ class Client:
         env = dict(env if env is not None else os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         log = os.environ.get("AUTOPROVE_BENCH_LOG")  # a file for the server's debug log (phase timings)
-        self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", "lsp", *(["-v"] if log else [])],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=open(log, "a") if log else subprocess.DEVNULL, env=env, cwd=root)
+        self.proc = spawn([sys.executable, "-m", "sidecar", "lsp", *(["-v"] if log else [])],  # dies with us
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=open(log, "a") if log else subprocess.DEVNULL, env=env, cwd=root)
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self._cv = threading.Condition()
         self._ids = itertools.count(1)

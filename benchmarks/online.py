@@ -36,6 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SET = HERE.parent.parent / "shared" / "coq-stdlib-dev"
+sys.path.insert(0, str(HERE.parent))
+from sidecar.procs import run as run_child  # noqa: E402  (each child dies with this script, whatever kills it)
 
 
 def module_file(cases: list[dict], folder: Path) -> tuple[str, list[str]] | None:
@@ -70,8 +72,8 @@ def run(text: str, name: str, lemmas: list[str], args: argparse.Namespace, onlin
             cmd.append("--hammer")
         env = dict(os.environ, AUTOPROVE_ONLINE_LEARNING="1" if online else "0")
         t0 = time.monotonic()
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                           timeout=(args.budget * 3 + 120) * len(lemmas) + 600)
+        p = run_child(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                      timeout=(args.budget * 3 + 120) * len(lemmas) + 600)
         wall = time.monotonic() - t0
         goals: dict[str, dict] = {}
         try:

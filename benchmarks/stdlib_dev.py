@@ -27,6 +27,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SET = HERE.parent.parent / "shared" / "coq-stdlib-dev"
+sys.path.insert(0, str(HERE.parent))
+from sidecar.procs import run as run_child  # noqa: E402  (each child dies with this script, whatever kills it)
+
+
+def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return run_child(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int = 0) -> dict:
@@ -41,7 +47,7 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int 
         if args.hammer:
             cmd.append("--hammer")
         t0 = time.monotonic()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.budget * 3 + 600)
+        p = _run(cmd, timeout=args.budget * 3 + 600)
         wall = time.monotonic() - t0
         filled = work.read_bytes()
         res = {"case": case.name, "bucket": entry["bucket"], "wall_s": round(wall, 1), "rc": p.returncode,
@@ -69,7 +75,7 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int 
             (Path(tmp) / "header.v").write_bytes(header)
             cmd2.append(str(Path(tmp) / "header.v"))
         env = dict(os.environ, BENCH_MANIFEST=str(args.set / "cases" / "manifest.json"))
-        c = subprocess.run(cmd2, capture_output=True, text=True, env=env, timeout=900)
+        c = _run(cmd2, env=env, timeout=900)
         try:
             verdict = json.loads(c.stdout)
         except ValueError:
@@ -93,7 +99,7 @@ def run_baseline(case: Path, tactic: str, args: argparse.Namespace) -> bool:
         env = dict(os.environ, BENCH_MANIFEST=str(args.set / "cases" / "manifest.json"),
                    BENCH_TIMEOUT=str(int(args.budget)))
         cmd = [sys.executable, str(args.set / "benchlib.py"), "check", str(case), str(proof), str(header)]
-        c = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.budget * 4 + 300)
+        c = _run(cmd, env=env, timeout=args.budget * 4 + 300)
         try:
             return bool(json.loads(c.stdout).get("ok"))
         except ValueError:
