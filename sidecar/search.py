@@ -5,6 +5,13 @@ Knows provers only through `provers.base` and tactics only through a strategy's 
 plus the candidate's cost, drawing each state's candidates lazily. A transposition table keyed by
 the canonical state text expands each distinct state once, which also prunes tactics that make no progress.
 The budget is wall time and expansions; cancellation is checked between prover calls.
+
+Goal by goal (`SearchBudget.focus_seconds`): the goals of a state after a case split are independent (none shares an
+existential variable with another unless a tactic made one), so each state with several goals also gets one "focus"
+edge, ranked by what its *first* goal alone is estimated to cost. Popping it runs a short search from that state
+whose only aim is to close the first goal and leave the others as they were; the state it reaches is then a child
+like any other. The best-first order alone would put every child of a three-goal state behind thousands of shallow
+single-goal states, although each of the three goals may need only one or two steps.
 """
 
 from __future__ import annotations
@@ -57,6 +64,16 @@ class SearchBudget:
     # after a script the caller takes only as a fallback (e.g. a proof standing on open lemmas), look this much
     # longer for one it takes outright, then settle for the fallback
     fallback_seconds: float = 0.0
+    # goal by goal: a state with several goals gets a focused search on its first goal alone (at most this long,
+    # this many expanded states, this many steps deep), whose proof of that goal is kept and built on; the focused
+    # searches of one run take at most `focus_share` of its time. 0 seconds: off
+    focus_seconds: float = 0.0
+    focus_expansions: int = 200
+    focus_depth: int = 4
+    focus_share: float = 0.5
+    tactic_cap: float = float("inf")  # no tactic runs longer than this (a focused search's: `focus_tactic_seconds`;
+    #                                   Coq's own `Timeout` counts whole seconds, so less than 1 s is 1 s there)
+    focus_tactic_seconds: float = 1.0
 
 
 @dataclass
@@ -114,8 +131,12 @@ class _Edge:
 
 
 # families whose timeouts are not retried with more time: `hammer` has its own limit, and CoqHammer's `sauto`
-# family succeeds in milliseconds when it succeeds at all (strategies/coq.py)
+# family succeeds in milliseconds when it succeeds at all (strategies/coq.py), but takes half a second or more to
+# fail; a focused search (below) does not try them at all
 NO_RETRY = frozenset({"hammer", "sauto"})
+
+FOCUS = "focus"  # the edge that runs a focused search on a state's first goal (see the module docstring)
+FOCUS_COST = 1.0
 
 _HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
 
@@ -144,6 +165,8 @@ class Search:
         cancel: threading.Event | None = None,
         on_progress: Callable[[SearchResult], None] | None = None,
         accept: Callable[[tuple[str, ...]], Acceptance] | None = None,
+        goal_closed: Callable[[ProofState], bool] | None = None,
+        focus_levels: int = 2,
     ) -> None:
         self.prover = prover
         self.strategy = strategy
@@ -154,6 +177,10 @@ class Search:
         self.on_progress = on_progress
         self.accept = accept  # a finished script the caller refuses does not end the search
         self._deadline = 0.0  # set by run(); a fallback brings it forward
+        # a focused search (see the module docstring): it ends, "proved", at the first state this accepts
+        self.goal_closed = goal_closed
+        self._focus_levels = focus_levels  # how deep focused searches may nest (one inside another's first goal)
+        self._focus_spent = 0.0
 
     def run(self, root: ProofState) -> SearchResult:
         """Search from `root` until an accepted proof, exhaustion, the budget, or cancellation.
@@ -188,16 +215,26 @@ class Search:
             return res
 
         def open_state(state: ProofState, cost: float, parent: _Open | None = None,
-                       steps: tuple[tuple[ProofState, str, str], ...] = ()) -> None:
-            """Queue the first candidate of a newly reached state."""
+                       steps: tuple[tuple[ProofState, str, str], ...] = (), after_focus: bool = False) -> None:
+            """Queue the first candidate of a newly reached state (and its focus edge: see the module docstring; a
+            state whose previous goal a focused search just closed gets one even for its last goal)."""
             if len(state.path) >= self.budget.max_depth:
                 return
             it = iter(itertools.islice(self.strategy.candidates(state, self.ctx, len(state.path)),
                                        self.budget.max_candidates))
-            push(_Open(state, cost, _remaining(state), it, parent=parent, steps=steps))
+            node = _Open(state, cost, _remaining(state), it, parent=parent, steps=steps)
+            push(node)
+            if self.budget.focus_seconds > 0 and self._focus_levels > 0 and len(state.goals) >= 2 - after_focus and not (
+                    self.goal_closed is not None and parent is None):  # (a focused search's root is its focus)
+                first = _remaining(replace(state, goals=state.goals[:1], unfocused=0))
+                extra = 0.0 if after_focus else FOCUS_COST  # the next goal of a split being closed goal by goal
+                heapq.heappush(frontier, _Edge(cost + first + extra, next(counter), node,
+                                               Candidate("", FOCUS, FOCUS_COST, 0.0), slot=False))
 
         def push(node: _Open) -> None:
             cand = next(node.cands, None)
+            while cand is not None and self.goal_closed is not None and cand.strategy in NO_RETRY:
+                cand = next(node.cands, None)  # a focused search is a short burst: no all-or-nothing automation
             if cand is not None:
                 heapq.heappush(frontier, _Edge(node.cost + node.score + cand.cost, next(counter), node, cand))
 
@@ -227,9 +264,31 @@ class Search:
                 return finish("timeout")
             if edge.slot:
                 push(node)  # the state's next candidate waits in the frontier with its own priority
+            if cand.strategy == FOCUS:
+                got = self._focus(res, node.state, left)
+                if got is None:
+                    continue
+                state, fsteps = got
+                if self.goal_closed is not None and (state.finished or self.goal_closed(state)):
+                    traces[state.path] = (*node.trace(), *fsteps)  # this search's own aim, reached by the focus
+                    res.best = state
+                    return finish("proved", state.path, fsteps[-1][2])
+                if state.finished:
+                    traces[state.path] = (*node.trace(), *fsteps)
+                    if self._accepted(res, state.path, fsteps[-1][2]):
+                        return finish("proved", state.path, fsteps[-1][2])
+                    continue
+                key = state.key()
+                if key not in seen:
+                    seen.add(key)
+                    score = _remaining(state)
+                    if score < best_score:
+                        best_score, res.best = score, state
+                    open_state(state, node.cost + cand.cost, node, fsteps, after_focus=True)
+                continue
             steps: list[tuple[ProofState, str, str]] = [(node.state, cand.tactic, cand.strategy)]
             try:
-                r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left))
+                r = self.prover.run(node.state, cand.tactic, min(cand.timeout, left, self.budget.tactic_cap))
                 for more in cand.then:  # a whole script (proof reuse): its sentences one after another
                     if r.outcome != "ok" or r.state is None:
                         break
@@ -250,6 +309,11 @@ class Search:
                 last_progress = time.monotonic()
                 res.seconds = last_progress - t0
                 self.on_progress(res)
+            if self.goal_closed is not None and r.state is not None and (
+                    r.outcome == "finished" or r.outcome == "ok" and self.goal_closed(r.state)):
+                traces[r.state.path] = (*node.trace(), *steps)  # a focused search's aim: its caller judges it
+                res.best = r.state
+                return finish("proved", r.state.path, cand.strategy)
             if r.outcome == "finished" and r.state is not None:
                 script: tuple[str, ...] | None = r.state.path
                 traces[r.state.path] = (*node.trace(), *steps)
@@ -278,6 +342,40 @@ class Search:
                 best_score, res.best = score, r.state
             open_state(r.state, node.cost + cand.cost, node, tuple(steps))
         return finish("exhausted")
+
+    def _focus(self, res: SearchResult, state: ProofState, left: float
+               ) -> tuple[ProofState, tuple[tuple[ProofState, str, str], ...]] | None:
+        """A short search for the first goal of `state` alone (see the module docstring): the state where that goal
+        is closed and the others are untouched, and the steps from `state` to it; None when none was found in time."""
+        b = self.budget
+        seconds = min(b.focus_seconds, left, b.focus_share * b.seconds - self._focus_spent)
+        if seconds < 0.2:
+            return None
+        rest, unfocused = state.goals[1:], state.unfocused
+
+        def closed(st: ProofState) -> bool:
+            return st.goals == rest and st.unfocused == unfocused
+
+        sub = Search(self.prover, self.strategy, self.ctx,
+                     replace(b, seconds=seconds, expansions=b.focus_expansions, fallback_seconds=0.0,
+                             max_depth=len(state.path) + b.focus_depth,
+                             tactic_cap=min(b.tactic_cap, b.focus_tactic_seconds)),
+                     on_attempt=self.on_attempt, cancel=self.cancel, goal_closed=closed,
+                     focus_levels=self._focus_levels - 1)
+        t0 = time.monotonic()
+        try:
+            r = sub.run(state)
+        finally:
+            self._focus_spent += time.monotonic() - t0
+        res.attempts += r.attempts
+        res.strategies.update(r.strategies)
+        res.crashes += r.crashes
+        log.debug("focus on the first of %d goals after %s: %s in %.2f s, %d attempts%s", len(state.goals),
+                  " ".join(state.path[-2:]) or "(root)", r.status, r.seconds, r.attempts,
+                  f": {' '.join(t for _, t in r.trace)}" if r.status == "proved" else "")
+        if r.status != "proved" or r.best is None or not r.trace:
+            return None
+        return r.best, tuple((st, tac, fam) for (st, tac), fam in zip(r.trace, r.families))
 
     def _retry_later(self, frontier: list[_Edge], counter: "itertools.count[int]", edge: _Edge) -> None:
         """Queue a timed-out candidate again with more time (once, near the root, at a higher cost): slow

@@ -420,6 +420,19 @@ def test_lean_states_and_statements_read_like_coq_ones() -> None:
                        ["a b : Nat", "hab : a ≤ b"]) == "exact Nat.le_succ_of_le hab"
 
 
+def lean_sorry_goal(project: Path, text: str, lemma: str, statement: str, line: int):  # type: ignore[no-untyped-def]
+    """The goal of the one `sorry` of `text`, written to `project`/F.lean."""
+    from sidecar.goals import Goal, GoalKey
+    from sidecar.provers.base import Environment
+
+    f = project / "F.lean"
+    f.write_text(text)
+    at = text.index("sorry")
+    return Goal(file=f, backend="lean", kind="sorry", lemma=lemma, statement=statement, line=line, column=2,
+                start=at, end=at + 5, has_proof_keyword=False, key=GoalKey("0" * 64), index=0,
+                env=Environment(file=f, backend="lean", source=text, placeholder=(at, at + 5), workdir=project))
+
+
 def test_lean_goal_learns_from_the_proofs_before_it_through_the_repl(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A Lean goal's profile 1: its file harvested through the REPL (`allTactics`; the stand-in answers from the
@@ -427,9 +440,7 @@ def test_lean_goal_learns_from_the_proofs_before_it_through_the_repl(tmp_path: P
     of the earlier theorem, adapted to the goal's names; the goal's own declaration teaches nothing."""
     from lean_standin import repl as standin
 
-    from sidecar.goals import Goal, GoalKey
     from sidecar.learn.service import Learning
-    from sidecar.provers.base import Environment
 
     project = standin.make_project(tmp_path / "project")
     monkeypatch.setenv("AUTOPROVE_LAKE", str(Path(__file__).resolve().parent / "lean_standin" / "lake"))
@@ -437,13 +448,7 @@ def test_lean_goal_learns_from_the_proofs_before_it_through_the_repl(tmp_path: P
     import json
 
     text = json.loads((standin.HANDWRITTEN_TRANSCRIPTS / "learn_all_tactics.in").read_text().strip())["cmd"]
-    f = project / "F.lean"
-    f.write_text(text)
-    at = text.index("sorry")
-    goal = Goal(file=f, backend="lean", kind="sorry", lemma="b",
-                statement="theorem b (r s : Prop) (hr : r) (hs : s) : r ∧ s", line=5, column=2, start=at,
-                end=at + 5, has_proof_keyword=False, key=GoalKey("0" * 64), index=0,
-                env=Environment(file=f, backend="lean", source=text, placeholder=(at, at + 5), workdir=project))
+    goal = lean_sorry_goal(project, text, "b", "theorem b (r s : Prop) (hr : r) (hs : s) : r ∧ s", line=5)
     learning = Learning(cache=HarvestCache(tmp_path / "cache"))
     vis = learning.prepare(goal)
     assert vis is not None and learning.tactics and len(learning.proofs) == 1  # `b` (a sorry) is no proof
@@ -462,10 +467,8 @@ def test_lean_goal_learns_from_the_modules_its_file_imports(tmp_path: Path, monk
     (said in one line each) and the goal goes on with the library's proofs."""
     from lean_standin import repl as standin
 
-    from sidecar.goals import Goal, GoalKey
     from sidecar.learn.service import Learning
     from sidecar.learn.visibility import visibility_for
-    from sidecar.provers.base import Environment
 
     project = standin.make_project(tmp_path / "project")
     monkeypatch.setenv("AUTOPROVE_LAKE", str(Path(__file__).resolve().parent / "lean_standin" / "lake"))
@@ -480,13 +483,7 @@ def test_lean_goal_learns_from_the_modules_its_file_imports(tmp_path: Path, monk
     (project / "Proj").mkdir()
     (project / "Proj" / "Mid.lean").write_text("import Lib.A\n\ntheorem mid : True := trivial\n")
     text = "import Proj.Mid\n\ntheorem c (x y : Prop) (hx : x) (hy : y) : x ∧ y := by\n  sorry\n"
-    f = project / "F.lean"
-    f.write_text(text)
-    at = text.index("sorry")
-    goal = Goal(file=f, backend="lean", kind="sorry", lemma="c",
-                statement="theorem c (x y : Prop) (hx : x) (hy : y) : x ∧ y", line=4, column=2, start=at,
-                end=at + 5, has_proof_keyword=False, key=GoalKey("0" * 64), index=0,
-                env=Environment(file=f, backend="lean", source=text, placeholder=(at, at + 5), workdir=project))
+    goal = lean_sorry_goal(project, text, "c", "theorem c (x y : Prop) (hx : x) (hy : y) : x ∧ y", line=4)
     vis = visibility_for(goal)
     assert vis.libraries == {"Lib.A"} and vis.project_files == {(project / "Proj" / "Mid.lean").absolute()}
     assert [s.kind for s in vis.sources] == ["library", "project", "file"]

@@ -243,6 +243,65 @@ def test_a_timed_out_sauto_or_hammer_is_not_retried(prover: CoqProver, tmp_path:
     assert tried.count(("ltac", "timeout")) == 2  # any other family gets its second, longer run
 
 
+SPLIT_LEMMA = ("Require Import Arith.",
+               "Lemma t (n m : nat) (s : {n < m} + {n = m}) : (n ?= m) = (match s with left _ => Lt | right _ => Eq end).")
+
+
+def test_a_focused_search_closes_the_first_goal_and_leaves_the_others(prover: CoqProver, tmp_path: Path) -> None:
+    """Goal by goal: from a state with two goals, the focused search returns the state where the first is closed
+    and the second is exactly as it was, with the steps that lead there from the state."""
+    env = env_for(tmp_path, *SPLIT_LEMMA)
+    root = prover.enter(env, 60)
+    split = prover.run(root, "destruct s", 5).state
+    assert split is not None and len(split.goals) == 2
+    lemmas, defs, ltacs = environment_of(env.sentences)
+    ctx = SearchContext(lemmas=lemmas, definitions=defs, extra={"ltacs": ltacs, "premises": CoqPremises(prover)})
+    search = Search(prover, strategy_for("coq", 0), ctx, SearchBudget(seconds=20, focus_seconds=10))
+    res = SearchResult(status="exhausted")
+    got = search._focus(res, split, 20.0)
+    assert got is not None
+    state, steps = got
+    assert state.goals == split.goals[1:] and state.path[:len(split.path)] == split.path
+    assert [tac for _, tac, _ in steps] == list(state.path[len(split.path):]) and steps[0][0] == split
+    assert res.attempts > 0  # the focused search's attempts count in the caller's
+
+
+def test_a_search_with_focused_searches_finds_a_proof_that_replays(prover: CoqProver, tmp_path: Path) -> None:
+    env = env_for(tmp_path, *SPLIT_LEMMA)
+    res = search_with(prover, env, SearchBudget(seconds=30, focus_seconds=3))
+    assert res.status == "proved" and res.script and replays(prover, env, res.script)
+
+
+def test_a_focused_search_leaves_out_all_or_nothing_automation(prover: CoqProver, tmp_path: Path) -> None:
+    """`sauto`/`hammer` take long to fail: a focused search (a short burst) does not try them; the main one does."""
+    from sidecar.strategies import Candidate
+
+    env = env_for(tmp_path, "Lemma t : True /\\ True.")
+    root = prover.enter(env, 60)
+
+    class Split:
+        def candidates(self, state, ctx, depth):  # type: ignore[no-untyped-def]
+            if not state.path:
+                yield Candidate("split", "split", 0.5, 1.0)
+            yield Candidate("idtac", "sauto", 0.6, 1.0)
+            yield Candidate("exact I", "closer", 0.7, 1.0)
+
+    tried: list[tuple[str, str]] = []
+    res = Search(prover, Split(), SearchContext(), SearchBudget(seconds=20, focus_seconds=5),
+                 on_attempt=lambda strategy, tactic, outcome, s: tried.append((strategy, tactic))).run(root)
+    assert res.status == "proved"
+    assert res.script == ("split", "exact I", "exact I")
+    # `idtac` (family sauto) is tried at the root only: not on the split's goals, which the focus closes
+    assert tried.count(("sauto", "idtac")) == 1
+
+
+def search_with(prover: CoqProver, env: Environment, budget: SearchBudget) -> SearchResult:
+    root = prover.enter(env, 60)
+    lemmas, defs, ltacs = environment_of(env.sentences)
+    ctx = SearchContext(lemmas=lemmas, definitions=defs, extra={"ltacs": ltacs, "premises": CoqPremises(prover)})
+    return Search(prover, strategy_for("coq", 0), ctx, budget).run(root)
+
+
 def test_premises_with_the_goals_shape_come_first(prover: CoqProver, tmp_path: Path) -> None:
     from sidecar.strategies.coq import goal_pattern
 
