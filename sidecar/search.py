@@ -11,7 +11,8 @@ existential variable with another unless a tactic made one), so each state with 
 edge, ranked by what its *first* goal alone is estimated to cost. Popping it runs a short search from that state
 whose only aim is to close the first goal and leave the others as they were; the state it reaches is then a child
 like any other. The best-first order alone would put every child of a three-goal state behind thousands of shallow
-single-goal states, although each of the three goals may need only one or two steps.
+single-goal states, although each of the three goals may need only one or two steps. Off unless the caller sets a
+time for it (the scheduler does not yet: see `scheduler.FOCUS_SHARE` for what it measured).
 """
 
 from __future__ import annotations
