@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Iterator, Literal, Protocol, Union
+from typing import Callable, Iterable, Iterator, Literal, Protocol, Sequence, Union
 
 from .errors import ProverCrashed
 from .provers.base import Prover, ProofState
@@ -232,6 +232,27 @@ class Search:
                 heapq.heappush(frontier, _Edge(cost + first + extra, next(counter), node,
                                                Candidate("", FOCUS, FOCUS_COST, 0.0), slot=False))
 
+        def aim(node: _Open, state: ProofState, steps: Sequence[tuple[ProofState, str, str]]) -> SearchResult | None:
+            """A focused search's end: `state` closes its goal (or the whole proof); its caller judges the result."""
+            if self.goal_closed is None or not (state.finished or self.goal_closed(state)):
+                return None
+            traces[state.path] = (*node.trace(), *steps)
+            res.best = state
+            return finish("proved", state.path, steps[-1][2])
+
+        def reach(node: _Open, state: ProofState, cost: float, steps: tuple[tuple[ProofState, str, str], ...],
+                  after_focus: bool = False) -> None:
+            """Open a state reached by a step (or a focus) from `node`, unless an equal one was reached before."""
+            nonlocal best_score
+            key = state.key()
+            if key in seen:
+                return
+            seen.add(key)
+            score = _remaining(state)
+            if score < best_score:
+                best_score, res.best = score, state
+            open_state(state, cost, node, steps, after_focus)
+
         def push(node: _Open) -> None:
             cand = next(node.cands, None)
             while cand is not None and self.goal_closed is not None and cand.strategy in NO_RETRY:
@@ -270,22 +291,15 @@ class Search:
                 if got is None:
                     continue
                 state, fsteps = got
-                if self.goal_closed is not None and (state.finished or self.goal_closed(state)):
-                    traces[state.path] = (*node.trace(), *fsteps)  # this search's own aim, reached by the focus
-                    res.best = state
-                    return finish("proved", state.path, fsteps[-1][2])
+                done = aim(node, state, fsteps)
+                if done is not None:
+                    return done
                 if state.finished:
                     traces[state.path] = (*node.trace(), *fsteps)
                     if self._accepted(res, state.path, fsteps[-1][2]):
                         return finish("proved", state.path, fsteps[-1][2])
                     continue
-                key = state.key()
-                if key not in seen:
-                    seen.add(key)
-                    score = _remaining(state)
-                    if score < best_score:
-                        best_score, res.best = score, state
-                    open_state(state, node.cost + cand.cost, node, fsteps, after_focus=True)
+                reach(node, state, node.cost + cand.cost, fsteps, after_focus=True)
                 continue
             steps: list[tuple[ProofState, str, str]] = [(node.state, cand.tactic, cand.strategy)]
             try:
@@ -310,11 +324,10 @@ class Search:
                 last_progress = time.monotonic()
                 res.seconds = last_progress - t0
                 self.on_progress(res)
-            if self.goal_closed is not None and r.state is not None and (
-                    r.outcome == "finished" or r.outcome == "ok" and self.goal_closed(r.state)):
-                traces[r.state.path] = (*node.trace(), *steps)  # a focused search's aim: its caller judges it
-                res.best = r.state
-                return finish("proved", r.state.path, cand.strategy)
+            if r.outcome in ("ok", "finished") and r.state is not None:
+                done = aim(node, r.state, steps)
+                if done is not None:
+                    return done
             if r.outcome == "finished" and r.state is not None:
                 script: tuple[str, ...] | None = r.state.path
                 traces[r.state.path] = (*node.trace(), *steps)
@@ -334,14 +347,7 @@ class Search:
                 continue
             if cand.strategy == "hammer":
                 continue  # a hammer call that did not finish is no usable step
-            key = r.state.key()
-            if key in seen:
-                continue
-            seen.add(key)
-            score = _remaining(r.state)
-            if score < best_score:
-                best_score, res.best = score, r.state
-            open_state(r.state, node.cost + cand.cost, node, tuple(steps))
+            reach(node, r.state, node.cost + cand.cost, tuple(steps))
         return finish("exhausted")
 
     def _focus(self, res: SearchResult, state: ProofState, left: float

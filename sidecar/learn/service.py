@@ -148,7 +148,7 @@ class Learning:
     def catch_up(self, on_source: "Callable[[int, int], None] | None" = None) -> int:
         """Harvest the libraries `prepare` deferred (past its allowance) and add them to the memories, where every
         later query sees them; how many were added. Safe alongside `prepare` (a source is harvested once)."""
-        from .harvest import harvest_source
+        from .harvest import _is_lean, harvest_source
 
         with self._lock:
             todo = list(self.deferred.items())
@@ -163,9 +163,8 @@ class Learning:
                     self.deferred.pop(key, None)
                     continue
                 self._harvesting[key] = threading.Event()
-            lean = source.path is not None and source.path.suffix == ".lean"
             added += self._harvest_into(key, source, partial(harvest_source, source, cache=self._cache,
-                                                             prover=partial(self._tracked_prover, lean),
+                                                             prover=partial(self._tracked_prover, _is_lean(source)),
                                                              stop=self._closed))
         if on_source is not None and todo:
             on_source(len(todo), len(todo))

@@ -232,16 +232,11 @@ def _arguments(text: str, i: int, n: int) -> list[str]:
         if i >= len(text):
             break
         if text[i] == "(":
-            depth = 0
-            for k in range(i, len(text)):
-                depth += text[k] == "("
-                depth -= text[k] == ")"
-                if depth == 0:
-                    args.append(text[i:k + 1])
-                    i = k + 1
-                    break
-            else:
+            end = next((k for k, depth in bracket_depths(text[i:]) if depth == 0), None)
+            if end is None:
                 break
+            args.append(text[i:i + end + 1])
+            i += end + 1
             continue
         m = re.match(r"[A-Za-z0-9_'.]+", text[i:])
         if not m or m.group(0) in _NOT_CONSTANTS:
@@ -254,7 +249,8 @@ def _arguments(text: str, i: int, n: int) -> list[str]:
 def spec_cases(concl: str, hyps: list["Hypothesis"], limit: int = 3) -> list[str]:
     """`destruct (<spec lemma> a b)` for the comparisons and `max`/`min` applications of a conclusion, the lemma
     qualified by the operands' numeric type when the hypotheses tell it (`n m : positive` gives `Pos.`), and
-    unqualified as the file's own scope resolves it. Innermost first, at most `limit` distinct comparisons."""
+    unqualified as the file's own scope resolves it. What an `if`/`match` branches on first, then the rest in order
+    of appearance; at most `limit` distinct comparisons."""
     types = {n: h.type for h in hyps for n in h.names}
 
     def modules(*terms: str) -> list[str]:
