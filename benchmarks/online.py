@@ -67,7 +67,7 @@ def run(text: str, name: str, lemmas: list[str], args: argparse.Namespace, onlin
         work.write_text(text, encoding="utf-8")
         cmd = [sys.executable, "-m", "sidecar", "prove", str(work), "--budget", str(args.budget), "--cpu",
                str(args.cpu), "--json", str(Path(tmp) / "out.json"), "--fresh", "--strict", "--profile", "1",
-               "--max-provers", "1"]
+               "--max-provers", "1", "--harvest-seconds", "1e9"]  # with every library it may see harvested
         if args.hammer:
             cmd.append("--hammer")
         env = dict(os.environ, AUTOPROVE_ONLINE_LEARNING="1" if online else "0")

@@ -17,6 +17,7 @@ from rich.markup import escape
 from . import __version__
 from .errors import AutoProveError, LedgerError, ProverUnavailable
 from .governor import tree_cpu_seconds
+from .strategies import DEFAULT_PROFILE, PROFILES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Background proof search for Coq admits and Lean sorries; only verified proofs are offered.")
@@ -24,6 +25,12 @@ console = Console(stderr=False)
 err = Console(stderr=True)
 
 BACKENDS = ("auto", "coq", "lean")
+PROFILE_VAR = "AUTOPROVE_PROFILE"  # the profile when --profile is not given
+PROFILE_HELP = f"strategy profile: 1 learns from the proofs the goal's file may see, 0 is deterministic " \
+    f"(default {DEFAULT_PROFILE}, or ${PROFILE_VAR})"
+# profile 1 on the command line: what a run may spend replaying libraries for the first time before its search starts
+# (the demo's libraries take about 8 minutes in all on this machine; a one-shot run should not wait for all of them)
+HARVEST_SECONDS = 60.0
 
 
 def _imports(extra: Optional[list[str]], no_defaults: bool) -> tuple[str, ...]:
@@ -61,12 +68,14 @@ def _build_dependencies(progress, task, files: list[Path], cpu: float):  # type:
     return built
 
 
-def _prepare_learning(progress, goals, root: Path, needs):  # type: ignore[no-untyped-def]
+def _prepare_learning(progress, goals, root: Path, needs, harvest_seconds: float):  # type: ignore[no-untyped-def]
     """Profile 1: what each file's goals may learn from, harvested before the search (a progress task; replaying a
-    library's proofs happens once per machine, then comes from the cache)."""
+    library's proofs happens once per machine, then comes from the cache). Libraries past `harvest_seconds` of
+    first-time replay wait: the scheduler harvests them in the background while the goals go on, and what is done
+    by the end of the run stays in the cache for the next."""
     from .learn.service import Learning
 
-    learning = Learning(root)
+    learning = Learning(root, library_seconds=max(0.0, harvest_seconds))
     first = {}
     for g in goals:
         if g.fillable and g.backend == "coq":
@@ -77,6 +86,10 @@ def _prepare_learning(progress, goals, root: Path, needs):  # type: ignore[no-un
         learning.prepare(g, needs.get(f, ()), on_source=lambda done, total, f=f: progress.update(
             task, detail=f"{escape(f.name)}: {done}/{total} sources"))
         progress.update(task, advance=1, detail=f"{len(learning.tactics)} tactic examples")
+    if learning.deferred:
+        n = len(learning.deferred)
+        err.print(f"[yellow]note:[/] profile 1: {n} librar{'y' if n == 1 else 'ies'} not yet harvested on this machine "
+                  f"(past --harvest-seconds {harvest_seconds:g}); harvested while the search runs, kept for later runs")
     return learning
 
 
@@ -113,6 +126,12 @@ def _neural_model(model: Optional[Path]) -> str:
     return str(model)
 
 
+def _check_profile(profile: int) -> None:
+    if profile not in PROFILES:
+        err.print(f"[red]error:[/] --profile must be one of {', '.join(map(str, PROFILES))}")
+        raise typer.Exit(2)
+
+
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         err.print(f"[red]error:[/] unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
@@ -137,7 +156,11 @@ def prove(
     write: bool = typer.Option(False, "--write", help="patch files in place with verified proofs only"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON report here"),
     backend: str = typer.Option("auto", help="auto | coq | lean"),
-    profile: int = typer.Option(0, help="strategy profile (0: deterministic)"),
+    profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
+    harvest_seconds: float = typer.Option(HARVEST_SECONDS, help="profile 1: seconds this run may spend, before "
+                                          "searching, replaying libraries not yet harvested on this machine (once "
+                                          "per machine, then cached); the rest are harvested while the search runs "
+                                          "and by later runs"),
     hammer: bool = typer.Option(False, "--hammer", help="Coq: also search with CoqHammer; such proofs add "
                                 "`From Hammer Require Import Hammer Tactics.` at the top of the file"),
     imports: Optional[list[str]] = typer.Option(None, "--import", help="Coq: an import line the search may use "
@@ -159,6 +182,7 @@ def prove(
     """Find every open goal in PATHS, search for proofs, verify them, report (and with --write, patch files)."""
     _setup_logging(verbose)
     _check_backend(backend)
+    _check_profile(profile)
     from .build import search_waves
     from .ledger import Ledger
     from .report import goal_table, progress_bar, prove_json, write_json
@@ -207,7 +231,7 @@ def prove(
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
                             resume=not fresh, strict=strict, neural_model=neural_model)
-        learning = _prepare_learning(progress, goals, root, built.needs) if profile >= 1 else None
+        learning = None
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}
 
@@ -225,6 +249,8 @@ def prove(
         waves = search_waves(with_goals, built.needs) if write else [with_goals]
         outcomes, written = [], []
         try:
+            if profile >= 1 and goals:
+                learning = _prepare_learning(progress, goals, root, built.needs, harvest_seconds)
             for wave in waves:
                 wave_goals = [g for g in goals if g.file in set(wave)]
                 if any(r.written for r in written):
@@ -243,18 +269,21 @@ def prove(
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
             raise typer.Exit(130)
+        finally:
+            if learning is not None:
+                learning.close()  # the background harvest of the libraries past --harvest-seconds, if one runs
     wall = time.monotonic() - t0
     cpu_frac = (tree_cpu_seconds() - cpu0) / max(wall, 1e-6) / (os.cpu_count() or 1)
     for r in written:
         note = f" ({r.message})" if r.message else ""
         console.print(escape(f"wrote {r.written} proof(s) to {r.file}{note}"))
     console.print(goal_table(outcomes, root=root))
-    doc = prove_json(outcomes, wall, cpu_frac)
+    doc = prove_json(outcomes, wall, cpu_frac, profile)
     s = doc["summary"]
     console.print(f"[bold]proved {s['proved']}/{s['total'] - s['skipped']}[/]"  # type: ignore[index,operator]
                   + (f" ({s['proved_on_open']} on open lemmas)" if s["proved_on_open"] else "")  # type: ignore[index]
                   + (f", {s['skipped']} not a proposition (skipped)" if s["skipped"] else "")  # type: ignore[index]
-                  + f" in {wall:.1f} s, CPU {cpu_frac:.2f} of the machine"
+                  + f" in {wall:.1f} s, CPU {cpu_frac:.2f} of the machine, profile {profile}"
                   + (f", {len(problems)} file problem(s)" if problems else ""))
     if json_out:
         write_json(json_out, doc)
@@ -265,7 +294,7 @@ def prove(
 @app.command()
 def bank(
     backend: str = typer.Option("coq", help="coq | lean"),
-    profile: int = typer.Option(0, help="strategy profile (0: deterministic)"),
+    profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
     budget: float = typer.Option(60.0, help="search seconds per lemma"),
     cpu: float = typer.Option(0.5, help="fraction of the machine (0.1–1.0)"),
     difficulty: Optional[list[str]] = typer.Option(None, help="easy | medium | hard (repeatable)"),
@@ -281,6 +310,7 @@ def bank(
     if backend not in ("coq", "lean"):
         err.print(f"[red]error:[/] unknown backend {backend!r} (choose coq or lean)")
         raise typer.Exit(2)
+    _check_profile(profile)
     _require_toolchain(backend)
     _guard()
     from .bank import BankRun, run_bank
@@ -355,7 +385,7 @@ def serve(
     root: Path = typer.Argument(Path("."), help="the project folder"),
     budget: float = typer.Option(60.0, help="search seconds per goal"),
     cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
-    profile: int = typer.Option(1, help="strategy profile (1, as in the editor: learning; 0: deterministic)"),
+    profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
     """Search the project's goals in the background and answer the HTTP endpoint (for the Lean package's
@@ -369,11 +399,7 @@ def serve(
     if not 0.1 <= cpu <= 1.0:
         err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
         raise typer.Exit(2)
-    from .strategies import PROFILES
-
-    if profile not in PROFILES:
-        err.print(f"[red]error:[/] --profile must be one of {', '.join(map(str, PROFILES))}")
-        raise typer.Exit(2)
+    _check_profile(profile)
     root = root.resolve()
     if not root.is_dir():
         err.print(f"[red]error:[/] not a folder: {escape(str(root))}")

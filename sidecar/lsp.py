@@ -30,6 +30,7 @@ from . import __version__
 from .endpoint import Endpoint
 from .live import Document, LiveWorkspace, TrackedGoal, depends_through
 from .scheduler import ProveOptions
+from .strategies import DEFAULT_PROFILE
 from .workspace import SUFFIXES, collect_files
 
 __all__ = ["AutoProveServer", "main", "SOURCE", "QUICK_FIX_TITLE", "STATUS_METHOD"]
@@ -102,8 +103,6 @@ def status_message(tg: TrackedGoal, budget: float, paused: bool) -> str:
     return "queued (paused)" if paused else "queued"
 
 
-EDITOR_PROFILE = 1  # the language server's (and `auto-prove serve`'s) default profile; the CLI's is 0
-
 
 class AutoProveServer(LanguageServer):
     """pygls server holding one LiveWorkspace."""
@@ -113,7 +112,7 @@ class AutoProveServer(LanguageServer):
         self.live: LiveWorkspace | None = None
         # profile 1 in the editor (`autoProve.profile`): a long-lived process loads the memory once, and no goal waits
         # for a library's first harvest (library_seconds=0: they are harvested in the background)
-        self.options = ProveOptions(profile=EDITOR_PROFILE, library_seconds=0.0)
+        self.options = ProveOptions(profile=DEFAULT_PROFILE, library_seconds=0.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_sent: dict[Path, float] = {}
         self._scheduled: set[Path] = set()

@@ -21,7 +21,7 @@ STATUS_STYLE = {"proved": "green", "exhausted": "yellow", "timeout": "yellow", "
                 "searching": "cyan", "skipped": "dim"}
 
 
-def prove_json(outcomes: Sequence[GoalOutcome], wall_s: float, cpu_fraction: float) -> dict[str, object]:
+def prove_json(outcomes: Sequence[GoalOutcome], wall_s: float, cpu_fraction: float, profile: int) -> dict[str, object]:
     """The `prove --json` document."""
     return {
         "goals": [o.as_json() for o in outcomes],
@@ -32,6 +32,7 @@ def prove_json(outcomes: Sequence[GoalOutcome], wall_s: float, cpu_fraction: flo
             "skipped": sum(1 for o in outcomes if o.status == "skipped"),
             "wall_s": round(wall_s, 3),
             "cpu_fraction": round(cpu_fraction, 3),
+            "profile": profile,
         },
     }
 

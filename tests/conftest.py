@@ -6,6 +6,9 @@ of the projects under tests/fixtures/cli/ made in tmp_path (never in the reposit
 Every CLI subprocess gets a unique `AUTOPROVE_TEST_TAG` in its environment. Its children inherit it (coqidetop,
 coqc, wrapper scripts), so after a run - or after a kill -9 of the CLI, when the children have been reparented -
 the processes that belong to that run are found exactly, without touching anyone else's provers.
+
+They run the deterministic profile 0 unless a test asks for another (`cli_env`): the command line's default, profile 1,
+has its own tests in test_learning.py.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CLI_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cli"
 TAG_VAR = "AUTOPROVE_TEST_TAG"
+PROFILE_VAR = "AUTOPROVE_PROFILE"  # the CLI's profile when --profile is not given
 _SESSION_TAG = uuid.uuid4().hex[:12]
 
 
@@ -42,8 +46,14 @@ def cli_env(extra: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     tag = f"{_SESSION_TAG}-{uuid.uuid4().hex[:8]}"
     env[TAG_VAR] = tag
+    # the deterministic profile unless a test asks for another (`--profile`, or PROFILE_VAR in `extra`; "" there
+    # means the command's own default): these tests are about the command, not about learning (test_learning.py), and
+    # profile 1 would replay the standard library's Arith on a fresh machine first
+    env[PROFILE_VAR] = "0"
     if extra:
         env.update(extra)
+    if not env.get(PROFILE_VAR):
+        env.pop(PROFILE_VAR, None)
     return env, tag
 
 

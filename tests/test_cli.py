@@ -75,7 +75,7 @@ def test_prove_reports_every_goal_with_the_documented_json(report_run: dict[str,
     assert not run.stragglers, run
     doc = read_json(report_run["json"])
     assert set(doc) == {"goals", "summary"}
-    assert set(doc["summary"]) == {"total", "proved", "proved_on_open", "skipped", "wall_s", "cpu_fraction"}
+    assert set(doc["summary"]) == {"total", "proved", "proved_on_open", "skipped", "wall_s", "cpu_fraction", "profile"}
     goals = goals_by_name(doc)
     assert set(goals) == set(SMALL), doc
     for name, g in goals.items():

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import jsonschema
 import pytest
 
-from conftest import RawLsp, cli_env
+from conftest import PROFILE_VAR, RawLsp, cli_env
 from sidecar.endpoint import ENDPOINT_FILE, SCHEMA_FILE, Endpoint, read_endpoint
 from sidecar.live import LiveWorkspace
 from sidecar.scheduler import ProveOptions
@@ -192,7 +192,7 @@ def test_serve_searches_the_project_and_answers(tmp_path: Path) -> None:
     stops it and removes the endpoint file."""
     import signal
 
-    env, _ = cli_env()
+    env, _ = cli_env({PROFILE_VAR: ""})  # serve's own default profile (1)
     f = tmp_path / "P.v"
     f.write_text("Lemma p : forall n : nat, 0 + n = n.\nAdmitted.\n")
     # Ctrl-C as a terminal delivers it, also when this suite runs as a background job (whose children inherit an

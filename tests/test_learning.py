@@ -232,6 +232,28 @@ def test_profile_1_never_uses_a_later_proof_or_its_own(tmp_path: Path, harvest_c
     assert "cases_on" not in (row["proof"] or ""), run  # (a library's proof may be reused: the prelude's are visible)
 
 
+@needs_coq
+def test_the_command_lines_default_profile_learns_and_waits_for_no_library_past_its_allowance(tmp_path: Path) -> None:
+    """`prove` without --profile is profile 1. With a cold harvest cache and --harvest-seconds 0 the libraries the
+    file loads are not waited for (one line says so; they are harvested in the background while the search runs),
+    the file's own earlier proof is learned from at once, and nothing the background harvest started outlives the
+    run."""
+    from conftest import PROFILE_VAR, read_json, run_cli
+
+    f = tmp_path / "R.v"
+    f.write_text("From Coq Require Import Arith.\n" + ROT)
+    run = run_cli("prove", f, "--budget", "20", "--harvest-seconds", "0", "--json", tmp_path / "r.json",
+                  env={PROFILE_VAR: "", "AUTOPROVE_CACHE": str(tmp_path / "cold-cache")}, timeout=600)
+    doc = read_json(tmp_path / "r.json")
+    (row,) = doc["goals"]
+    assert doc["summary"]["profile"] == 1 and "profile 1" in run.stdout, run
+    assert "not yet harvested on this machine (past --harvest-seconds 0)" in run.stderr, run
+    assert row["status"] == "proved" and "cases_on y" in row["proof"], run
+    assert not run.stragglers, run
+    bad = run_cli("prove", f, "--profile", "7")
+    assert bad.returncode == 2 and "--profile must be one of 0, 1" in bad.stderr, bad
+
+
 def test_learned_schedule_shifts_costs_by_family_history(tmp_path: Path) -> None:
     import random
 
