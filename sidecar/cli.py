@@ -422,6 +422,41 @@ def serve(
 
 
 @app.command()
+def mcp(
+    root: Path = typer.Argument(Path("."), help="the project folder"),
+    budget: float = typer.Option(60.0, help="search seconds per goal"),
+    cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
+    profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
+    strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open lemmas"),
+    tactic_timeout: float = typer.Option(10.0, help="seconds per sentence an agent's try_tactics may run"),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stderr at debug level"),
+) -> None:
+    """Serve the project's goals to a coding agent over the Model Context Protocol on stdin/stdout (list, read,
+    try tactics, verify, apply, search); the goals are searched in the background meanwhile."""
+    _setup_logging(verbose)
+    if not 0.1 <= cpu <= 1.0:
+        err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
+        raise typer.Exit(2)
+    _check_profile(profile)
+    root = root.resolve()
+    if not root.is_dir():
+        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
+        raise typer.Exit(2)
+    try:
+        import mcp as _sdk  # noqa: F401
+    except ImportError:
+        err.print("[red]error:[/] the MCP server needs the `mcp` extra: pip install 'auto-prove[mcp]'")
+        raise typer.Exit(2)
+    from .mcp_server import serve_stdio
+    from .scheduler import ProveOptions
+
+    _guard()
+    _graceful_termination()
+    serve_stdio(root, ProveOptions(budget=budget, cpu=cpu, profile=profile, strict=strict, library_seconds=0.0),
+                tactic_timeout=tactic_timeout)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     console.print(__version__)

@@ -382,6 +382,32 @@ def blank_comments_and_strings(text: str) -> str:
     return "".join(out)
 
 
+_BULLETS = re.compile(r"\s*(?:[-+*]+|[{}])(?=\s|$|[{}])")
+
+
+def script_sentences(text: str) -> list[str]:
+    """A tactic script's sentences, each without its period, comments left out, bullets and braces dropped (they
+    only focus: the same tactics in order reach the same states). A sentence ends at a period followed by white
+    space or the end; a last sentence without one counts too."""
+    masked = blank_comments_and_strings(text)
+    out, start = [], 0
+    for m in re.finditer(r"\.(?=\s|$)", masked):
+        if m.start() > 0 and masked[m.start() - 1] == ".":
+            continue  # `..` is not a sentence's end
+        out.append((start, m.start()))
+        start = m.end()
+    out.append((start, len(text)))
+    sentences = []
+    for a, b in out:
+        body = masked[a:b]
+        while (m := _BULLETS.match(body)) is not None:
+            a, body = a + m.end(), body[m.end():]
+        piece = strip_comments(text[a:b]).strip()
+        if piece:
+            sentences.append(piece)
+    return sentences
+
+
 def lexically_balanced(text: str) -> bool:
     """True when every comment and string opened in `text` is closed in it."""
     return _scan(text, True, " ", None)[1]

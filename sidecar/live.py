@@ -124,6 +124,7 @@ class LiveWorkspace:
         self.scheduler.on_learning = lambda pending: self._status()
         self._finder = threading.Thread(target=self._find_loop, name="goal-finder", daemon=True)
         self._stop_building = threading.Event()
+        self._watch_stops: list[threading.Event] = []  # each watcher's (`watch`), set by `close`
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -146,6 +147,8 @@ class LiveWorkspace:
             self._wake.notify_all()
             lean, self._lean = self._lean, None
         self._stop_building.set()
+        for stop in self._watch_stops:
+            stop.set()
         if lean is not None:
             lean.close()
         # goal finding and verification compiles still going would finish on their own, holding the threads
@@ -210,6 +213,35 @@ class LiveWorkspace:
                     self._drop(self.docs[path])
             return
         self._update(path, text, None, opened=False)
+
+    def watch(self, root: Path, backends: list[str], stop: threading.Event | None = None) -> None:
+        """Keep the goals of the files under `root` (of `backends`) current as they change on disk (watchfiles, on a
+        thread that ends with `stop` or `close`). Without watchfiles, one warning: files that are not open are then
+        read once."""
+        try:
+            import watchfiles
+        except ImportError:
+            log.warning("watchfiles is not installed: files that are not open are not watched")
+            return
+        from .workspace import SUFFIXES
+
+        suffixes = tuple(s for s, b in SUFFIXES.items() if b in backends)
+        stop = stop or threading.Event()
+        self._watch_stops.append(stop)
+
+        def run() -> None:
+            try:
+                for changes in watchfiles.watch(root, stop_event=stop, yield_on_timeout=False,
+                                                watch_filter=lambda change, p: p.endswith(suffixes) and
+                                                "/.auto-prove/" not in p and "/.lake/" not in p):
+                    if self._closing:
+                        return
+                    for _, p in changes:
+                        self.file_changed(Path(p).absolute())
+            except Exception as e:  # the watcher is a convenience; the workspace goes on without it
+                log.warning("watching %s stopped: %s", root, e)
+
+        threading.Thread(target=run, name="watch", daemon=True).start()
 
     def add_workspace_files(self, paths: list[Path]) -> None:
         """Files of the project that are not open: their goals are searched after the open documents'."""
@@ -420,6 +452,23 @@ class LiveWorkspace:
             after = [tg for tg in doc.goals if (tg.goal.end_line or tg.goal.line) >= line + 1]
             return after[0] if after else doc.goals[-1]
         return None
+
+    def tracked(self) -> list[tuple[Document, list[TrackedGoal]]]:
+        """Every known document with its goals as last found (a snapshot)."""
+        with self._lock:
+            return [(d, list(d.goals)) for d in self.docs.values()]
+
+    def usual_order(self) -> None:
+        """Undo `prove_here`: every goal goes back to its ordinary priority."""
+        with self._lock:
+            self._here = None
+            for doc in self.docs.values():
+                self._reprioritize(doc)
+
+    def settled(self) -> bool:
+        """Whether every known file's goals are found for its current text (none waiting, being found or built)."""
+        with self._lock:
+            return not self._pending and not any(d.finding or d.building for d in self.docs.values())
 
     # -- settings ------------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from .endpoint import Endpoint
 from .live import Document, LiveWorkspace, TrackedGoal, depends_through
 from .scheduler import ProveOptions
 from .strategies import DEFAULT_PROFILE
-from .workspace import SUFFIXES, collect_files
+from .workspace import collect_files
 
 __all__ = ["AutoProveServer", "main", "SOURCE", "QUICK_FIX_TITLE", "STATUS_METHOD"]
 
@@ -345,28 +345,9 @@ class AutoProveServer(LanguageServer):
         return ["coq"] + (["lean"] if missing_toolchain("lean") is None else [])
 
     def watch(self, root: Path, backends: list[str]) -> None:
-        """Goals of the project's other files (of `backends`), kept current by watching them (watchfiles)."""
-        try:
-            import watchfiles
-        except ImportError:
-            log.warning("watchfiles is not installed: files that are not open are not watched")
-            return
-
-        suffixes = tuple(s for s, b in SUFFIXES.items() if b in backends)
-
-        def run() -> None:
-            try:
-                for changes in watchfiles.watch(root, stop_event=self._watch_stop, yield_on_timeout=False,
-                                                watch_filter=lambda change, p: p.endswith(suffixes) and
-                                                "/.auto-prove/" not in p and "/.lake/" not in p):
-                    if self.live is None:
-                        return
-                    for _, p in changes:
-                        self.live.file_changed(Path(p).absolute())
-            except Exception as e:  # the watcher is a convenience; the server goes on without it
-                log.warning("watching %s stopped: %s", root, e)
-
-        threading.Thread(target=run, name="watch", daemon=True).start()
+        """Goals of the project's other files (of `backends`), kept current by watching them."""
+        if self.live is not None:
+            self.live.watch(root, backends, self._watch_stop)
 
 
 def build_server() -> AutoProveServer:

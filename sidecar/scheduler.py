@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from .errors import AutoProveError, LedgerError, ProverError, SourceError
 from .goals import Goal
@@ -657,6 +657,25 @@ class Scheduler:
                                          library_seconds=self.options.library_seconds)
             return self.learning
 
+    def check(self, goal: Goal, script: Sequence[str], source: bytes | None = None,  # type: ignore[no-untyped-def]
+              lean: "Prover | None" = None):
+        """The independent verdict on a tactic script from outside the search (an agent's, `agent.py`), exactly as
+        a found script is judged: Coq through `_verify` with the imports a proof may add, Lean by `verify_lean`
+        through `lean` (a REPL). Returns (verdict, replacement, header); writes nothing."""
+        if goal.backend == "lean":
+            from .verify_lean import verify_lean
+
+            if lean is None:
+                raise ValueError("a Lean goal is checked through a Lean prover")
+            verdict, replacement = verify_lean(goal, list(script), lean, original=source,  # type: ignore[arg-type]
+                                               timeout=self.options.verify_timeout, allow_open=not self.options.strict)
+            return verdict, replacement, ""
+        from .patch import render_replacement
+
+        replacement = render_replacement(goal, list(script), source=source)
+        verdict, header = self._verify(goal, replacement, self._headers(goal), source)
+        return verdict, replacement, header
+
     def _verify(self, goal: Goal, replacement: str, headers: list[str],  # type: ignore[no-untyped-def]
                 source: bytes | None = None):
         """Verify with as few of the session's imports as the proof needs: none, then each alone, then all."""
@@ -674,6 +693,10 @@ class Scheduler:
             if with_header.ok:
                 return with_header, "\n".join(hs)
         return verdict, ""
+
+    def session_headers(self, goal: Goal) -> list[str]:
+        """The import lines search sessions load before the goal's file (a proof found there may need one)."""
+        return self._headers(goal)
 
     def _headers(self, goal: Goal) -> list[str]:
         """Import lines the search sessions load before the file (and a proof may therefore need)."""
