@@ -60,9 +60,9 @@ async def session(root: Path, proofs: dict[str, str], cpu: float) -> dict[str, o
         listing = json.dumps([t.model_dump(mode="json", exclude_none=True) for t in (await client.list_tools()).tools])
         goals: list[dict] = []
         t_first = time.perf_counter()
-        while True:  # the first listing waits for the project's goals to be found
+        while True:  # until every file's goals are found (an answer before that lists those found so far)
             page = await call("list_goals", limit=200)
-            if page.get("status") == "ok":
+            if page.get("status") == "ok" and page.get("complete"):
                 goals = page["goals"]
                 break
             await asyncio.sleep(0.5)

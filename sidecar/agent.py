@@ -13,7 +13,7 @@ file text the goal was found in:
 - `refused` + `reason`: the verifier said no, or the file changed since the digest the caller had;
 - `error` + `reason`: a wrong id or argument, a file that does not load, a prover that failed;
 - `timeout`: the prover or the verifier ran out of time — never read as success;
-- `busy`: the project's goals are still being found, or the prover is in use; ask again.
+- `busy`: the goal's file is being read again after a change, or the prover is in use; ask again.
 
 A goal's id is `<file relative to the project>:<lemma>` (`#k` added for the k-th hole of a lemma with several,
 from 1), so it survives edits elsewhere in the file. Nothing here writes a file except `apply_proof` with
@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import AutoProveError, ProverTimeout, SourceError
 
@@ -71,11 +71,11 @@ class Agent:
     """The tools' core for one project (thread-safe; several clients may share it)."""
 
     def __init__(self, live: "LiveWorkspace", root: Path, *, tactic_timeout: float = 10.0,
-                 settle_seconds: float = 20.0, prover_wait: float = 30.0) -> None:
+                 settle_seconds: float = 5.0, prover_wait: float = 30.0) -> None:
         self.live = live
         self.root = Path(root).resolve()
         self.tactic_timeout = tactic_timeout
-        self.settle_seconds = settle_seconds  # how long a call waits for goals being found before answering busy
+        self.settle_seconds = settle_seconds  # how long a call waits for goals being found (then: busy, or partial)
         self.prover_wait = prover_wait  # how long a call waits for the tool prover before answering busy
         self._provers: dict[str, "Prover"] = {}
         self._prover_lock = threading.Lock()
@@ -113,24 +113,35 @@ class Agent:
                 out.append((f"{self._rel(doc.path)}:{name}" + (f"#{seen[name]}" if several else ""), doc, tg))
         return out
 
-    def _settle(self) -> None:
+    def _wait(self, ready: Callable[[], bool]) -> bool:
+        """Wait up to `settle_seconds` for `ready()`; whether it came true."""
         deadline = time.monotonic() + self.settle_seconds
-        while not self.live.settled():
+        while not ready():
             if time.monotonic() > deadline:
-                raise _Refusal("busy", "the project's goals are still being found; ask again shortly")
+                return False
             time.sleep(0.05)
+        return True
 
     def _goal(self, goal_id: object) -> tuple["Document", "TrackedGoal"]:
+        """The goal of `goal_id` in its file's current text (waiting a little while that file's goals are found
+        again after a change)."""
         if not isinstance(goal_id, str) or not goal_id:
             raise _Refusal("error", "a goal id is a string such as 'Foo.v:my_lemma' (see list_goals)")
-        self._settle()
-        for gid, doc, tg in self._tracked():
-            if gid == goal_id:
+        rel = goal_id.rsplit(":", 1)[0]
+        doc = next((d for d, _ in self.live.tracked() if self._rel(d.path) == rel), None)
+        if doc is None and not self._wait(lambda: self.live.settled() or any(
+                self._rel(d.path) == rel for d, _ in self.live.tracked())):
+            raise _Refusal("busy", "the project's files are still being read; ask again shortly")
+        doc = next((d for d, _ in self.live.tracked() if self._rel(d.path) == rel), None)
+        if doc is None:
+            raise _Refusal("error", f"no file {rel!r} with goals in the project (list_goals gives the ids)")
+        if not self._wait(lambda: self.live.current(doc)):
+            raise _Refusal("busy", f"{rel} changed; its goals are being found again; ask again shortly")
+        for gid, d, tg in self._tracked():
+            if gid == goal_id and d is doc:
                 if not tg.goal.fillable:
                     raise _Refusal("error", f"{goal_id} is not a goal: its placeholder's type is not a proposition "
                                             "(a definition's body, a witness) and is the user's to write")
-                if doc.found_text is None or doc.found_text != doc.text:
-                    raise _Refusal("busy", "the file changed; its goals are being found again")
                 return doc, tg
         raise _Refusal("error", f"no goal {goal_id!r} (list_goals gives the ids)")
 
@@ -144,14 +155,13 @@ class Agent:
                    limit: int = PAGE) -> AgentAnswer:
         """Goals whose file matches `pattern` (a glob on the path relative to the project) and, if given, whose
         search status is `status`; one page from `cursor`."""
-        try:
-            self._settle()
-        except _Refusal as r:
-            return r.answer
+        complete = self._wait(self.live.settled)  # a little while; then what is found so far, marked incomplete
         if not isinstance(cursor, int) or cursor < 0 or not isinstance(limit, int) or limit < 1:
             return {"status": "error", "reason": "cursor must be an integer ≥ 0 and limit one ≥ 1"}
         rows = []
         for gid, doc, tg in self._tracked():
+            if not self.live.current(doc):
+                continue  # being found again: its goals and their digest are about to change
             rel = self._rel(doc.path)
             if not (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern)):
                 continue
@@ -162,7 +172,9 @@ class Agent:
             rows.append({"id": gid, "file": rel, "line": tg.goal.line, "lemma": tg.goal.lemma, "kind": tg.out.kind,
                          "search": tg.out.status, "digest": self._digest(doc)})
         page = rows[cursor:cursor + limit]
-        answer: AgentAnswer = {"status": "ok", "goals": page, "total": len(rows)}
+        answer: AgentAnswer = {"status": "ok", "goals": page, "total": len(rows), "complete": complete}
+        if not complete:
+            answer["note"] = "some files' goals are still being found: list again for the rest"
         if cursor + limit < len(rows):
             answer["next_cursor"] = cursor + limit
         return answer
@@ -265,6 +277,44 @@ class Agent:
                 found.append({"proof": rec.proof, "source": "ledger (verified again before it is offered)",
                               "seconds": round(rec.seconds, 3)})
             return {"status": "ok", "id": goal_id, "digest": self._digest(doc), "proofs": found}
+        except _Refusal as r:
+            return r.answer
+
+    def premises(self, goal_id: str, query: str = "", limit: int = 20) -> AgentAnswer:
+        """Lemmas in scope for the goal, best first: those whose conclusion has the goal's shape and those sharing
+        its constants (Coq's own `Search` in the goal's session), then, under profile 1, those the proofs of
+        similar visible lemmas used. With `query`, what `Search <query>` finds there instead. All local."""
+        try:
+            if not isinstance(limit, int) or not 1 <= limit <= 100:
+                raise _Refusal("error", "limit is an integer from 1 to 100")
+            doc, tg = self._goal(goal_id)
+            g = tg.goal
+            if g.backend != "coq":
+                raise _Refusal("error", "premises are found for Coq goals only so far")
+            from .coq_source import script_sentences
+            from .strategies.coq import CoqPremises
+
+            if query and (not isinstance(query, str) or len(script_sentences(query)) != 1 or query.strip()
+                          .endswith(".")):
+                raise _Refusal("error", "query is the arguments of one Coq `Search`, e.g. '_ + 0' or 'Nat.add \"<=\"'")
+            rows: list[dict[str, Any]] = []
+            with self._prover(g.backend) as prover:
+                root = self._enter(prover, g)
+                # never a lemma of a library only the session's added imports load: the file does not load it
+                sched = self.live.scheduler
+                outside = sched.foreign_libraries(g, prover, root) if sched.session_headers(g) else frozenset()
+                finder = CoqPremises(prover, timeout=self.tactic_timeout, keep=limit, exclude=g.lemma,
+                                     outside=sorted(outside))
+                found = finder.search(root, query, limit) if query else finder.ranked(root)
+            rows = [{"name": n, "statement": st, "source": "search"} for n, st in found]
+            learning = self.live.scheduler.learning
+            if not query and learning is not None:
+                vis = learning.prepare(g)
+                if vis is not None:
+                    for n in learning.view(g, vis).premises(limit):
+                        if all(r["name"] != n for r in rows):
+                            rows.append({"name": n, "source": "learned"})
+            return {"status": "ok", "id": goal_id, "digest": self._digest(doc), "premises": rows[:limit]}
         except _Refusal as r:
             return r.answer
 

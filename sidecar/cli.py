@@ -429,6 +429,9 @@ def mcp(
     profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
     strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open lemmas"),
     tactic_timeout: float = typer.Option(10.0, help="seconds per sentence an agent's try_tactics may run"),
+    http: bool = typer.Option(False, "--http", help="serve over streamable HTTP on 127.0.0.1 instead of stdio: one "
+                              "server per project, shared by its clients (URL and token in .auto-prove/mcp.json)"),
+    port: int = typer.Option(0, help="--http: the port (default: one the system picks)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stderr at debug level"),
 ) -> None:
     """Serve the project's goals to a coding agent over the Model Context Protocol on stdin/stdout (list, read,
@@ -447,13 +450,27 @@ def mcp(
     except ImportError:
         err.print("[red]error:[/] the MCP server needs the `mcp` extra: pip install 'auto-prove[mcp]'")
         raise typer.Exit(2)
-    from .mcp_server import serve_stdio
+    from .mcp_server import MCP_FILE, running_server, serve_http, serve_stdio
     from .scheduler import ProveOptions
 
+    options = ProveOptions(budget=budget, cpu=cpu, profile=profile, strict=strict, library_seconds=0.0)
+    if http:
+        other = running_server(root)
+        if other is not None:
+            console.print(f"an auto-prove MCP server already serves {escape(str(root))} at {other['url']} "
+                          f"(pid {other['pid']}; token in {escape(str(root / MCP_FILE))}); connect to it")
+            return
     _guard()
     _graceful_termination()
-    serve_stdio(root, ProveOptions(budget=budget, cpu=cpu, profile=profile, strict=strict, library_seconds=0.0),
-                tactic_timeout=tactic_timeout)
+    if not http:
+        serve_stdio(root, options, tactic_timeout=tactic_timeout)
+        return
+    try:
+        serve_http(root, options, tactic_timeout=tactic_timeout, port=port, on_ready=lambda url, f: console.print(
+            f"auto-prove MCP server for {escape(str(root))} at {url} (token in {escape(str(f))}); Ctrl-C stops"))
+    except OSError as e:
+        err.print(f"[red]error:[/] cannot listen on 127.0.0.1:{port}: {escape(e.strerror or str(e))}")
+        raise typer.Exit(2)
 
 
 @app.command()

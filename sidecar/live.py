@@ -465,6 +465,12 @@ class LiveWorkspace:
             for doc in self.docs.values():
                 self._reprioritize(doc)
 
+    def current(self, doc: Document) -> bool:
+        """Whether `doc`'s goals are found for its current text (not waiting, being found or built again)."""
+        with self._lock:
+            return (doc.found_text is not None and doc.found_text == doc.text and doc.path not in self._pending
+                    and not doc.finding and not doc.building)
+
     def settled(self) -> bool:
         """Whether every known file's goals are found for its current text (none waiting, being found or built)."""
         with self._lock:

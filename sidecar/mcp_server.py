@@ -1,5 +1,10 @@
 """`auto-prove mcp`: the agent tools (`agent.py`) over the Model Context Protocol (the official `mcp` SDK, extra
-`mcp`), on stdio.
+`mcp`), on stdio or as one streamable-HTTP server per project that several clients share.
+
+Over HTTP the server listens on 127.0.0.1 only, on a port the system picks unless told, and every request needs
+`Authorization: Bearer <token>` (else 401), as for the editor's endpoint: the URL and the token are in
+`<project>/.auto-prove/mcp.json` (mode 0600, removed on exit). A second `--http` server for the same project is not
+started: the running one is named instead.
 
 A thin shell: each tool is one `Agent` method; descriptions are kept short (an agent pays for them in context on
 every turn). The server holds one `LiveWorkspace` for the project, as `serve` does: goals are found and searched in
@@ -9,6 +14,7 @@ the background under the CPU target, and the tools read and steer the same state
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +25,11 @@ if TYPE_CHECKING:
 
     from .agent import Agent
 
-__all__ = ["build_server", "INSTRUCTIONS"]
+__all__ = ["build_server", "INSTRUCTIONS", "MCP_FILE", "running_server", "serve_http", "serve_stdio"]
 
 log = logging.getLogger(__name__)
+
+MCP_FILE = Path(".auto-prove") / "mcp.json"  # the project's shared HTTP server: url, token, pid (mode 0600)
 
 INSTRUCTIONS = (
     "auto-prove: the open goals (Coq Admitted/admit, Lean sorry) of one project, searched in the background; only "
@@ -63,6 +71,10 @@ def build_server(agent: "Agent") -> "MCPServer":
     def proofs(id: str) -> dict[str, Any]:  # noqa: A002
         return agent.proofs(id)
 
+    @mcp.tool(description="Lemmas in scope for a goal, best first (local); query: the arguments of a Coq Search.")
+    def premises(id: str, query: str = "", limit: int = 20) -> dict[str, Any]:  # noqa: A002
+        return agent.premises(id, query, limit)
+
     @mcp.tool(description="Search these goals first in the background; returns a job for search_status.")
     def search(ids: list[str]) -> dict[str, Any]:
         return agent.search(ids)
@@ -93,3 +105,89 @@ def serve_stdio(root: Path, options: Any, *, tactic_timeout: float = 10.0) -> No
     finally:
         agent.close()
         live.close()
+
+
+def running_server(root: Path) -> dict[str, Any] | None:
+    """The project's HTTP server if one is running (its `mcp.json`, whose process is alive), else None."""
+    import json
+
+    import psutil
+
+    try:
+        data = json.loads((root / MCP_FILE).read_text())
+        pid = int(data["pid"])
+        if pid != os.getpid() and psutil.pid_exists(pid) and any(
+                "mcp" in a for a in psutil.Process(pid).cmdline()):
+            return dict(data)
+    except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+        pass
+    return None
+
+
+def _with_token(app: Any, token: str) -> Any:
+    """`app` behind a bearer-token check (constant time); lifespan events pass through."""
+    import hmac
+
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, expected):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body",
+                            "body": b'{"error": "missing or wrong token (see .auto-prove/mcp.json)"}'})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def serve_http(root: Path, options: Any, *, tactic_timeout: float = 10.0, port: int = 0,
+               on_ready: Any = None) -> None:
+    """Run the MCP server over streamable HTTP on 127.0.0.1 for the project at `root` until interrupted;
+    `on_ready(url, file)` once it listens and `mcp.json` is written."""
+    import json
+    import secrets
+    import socket
+
+    import uvicorn
+
+    from .agent import Agent
+    from .live import LiveWorkspace
+    from .workspace import collect_files
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # connections wait in the backlog from now on, before the server loop runs
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    token = secrets.token_hex(16)
+    live = LiveWorkspace(options, root).start()
+    agent = Agent(live, root, tactic_timeout=tactic_timeout)
+    file = root / MCP_FILE
+    try:
+        live.watch(root, ["coq", "lean"])
+        live.add_workspace_files(collect_files([root]))
+        app = _with_token(build_server(agent).streamable_http_app(host="127.0.0.1"), token)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".mcp.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"version": 1, "url": url, "token": token, "pid": os.getpid()}, f)
+        os.replace(tmp, file)
+        if on_ready is not None:
+            on_ready(url, file)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        server.run(sockets=[sock])
+    finally:
+        try:
+            if json.loads(file.read_text()).get("token") == token:  # only our own file
+                file.unlink()
+        except (OSError, ValueError):
+            pass
+        agent.close()
+        live.close()
+        sock.close()

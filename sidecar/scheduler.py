@@ -379,7 +379,7 @@ class Scheduler:
                 n = preload(env, 30.0)
                 log.debug("%s: preloaded %d sentences in %.3f s", env.file.name, n, time.monotonic() - t0)
             if env.backend == "coq" and self._headers_for("coq"):
-                # what the file's own imports load (cached): `_foreign_libraries` needs it before search starts
+                # what the file's own imports load (cached): `foreign_libraries` needs it before search starts
                 from .coq_source import loaded_libraries, require_sentences
 
                 own = require_sentences(env.sentences[len(self._headers_for("coq")):])
@@ -745,7 +745,7 @@ class Scheduler:
         opens = () if self.options.strict else tuple((n, s) for n, s in found if n in admitted and n != goal.lemma)
         # CoqHammer's tactics are usable without adding anything when the file itself loads them
         file_has_hammer = any("Hammer" in x and "Require" in x for x in goal.env.sentences)
-        foreign = self._foreign_libraries(goal, prover, root) if headers else frozenset()
+        foreign = self.foreign_libraries(goal, prover, root) if headers else frozenset()
         return SearchContext(lemmas=lemmas, open_lemmas=opens, definitions=defs,
                              hammer=HAMMER_HEADER in headers or file_has_hammer,
                              tactic_timeout=self.options.tactic_timeout,
@@ -754,7 +754,7 @@ class Scheduler:
                                     "hammer_timeout": max(20.0, 0.5 * self.options.budget),
                                     "hammer_delay": 0.2 * self.options.budget})
 
-    def _foreign_libraries(self, goal: Goal, prover: Prover, root: ProofState) -> frozenset[str]:
+    def foreign_libraries(self, goal: Goal, prover: Prover, root: ProofState) -> frozenset[str]:
         """Libraries the session has only because of the added imports: a proof may use their tactics but must
         not name their lemmas (the file would then depend on a library it never asked for)."""
         from .coq_source import loaded_libraries, parse_libraries, require_sentences

@@ -81,8 +81,8 @@ def test_an_agent_lists_reads_tries_checks_and_applies_a_proof(tmp_path: Path) -
         tools = {t.name for t in (await client.list_tools()).tools}
         assert {"list_goals", "get_goal", "try_tactics", "check_proof", "apply_proof", "proofs", "search",
                 "search_status", "status"} <= tools
-        listed = await call(client, "list_goals")
-        assert listed["status"] == "ok"
+        listed = await until(client, "list_goals", lambda r: r["complete"], 60)
+        assert listed["status"] == "ok" and listed["complete"]
         ids = [g["id"] for g in listed["goals"]]
         # the definition's body is not a goal; the bullet's admit is the lemma's (one hole)
         assert ids == ["A.v:add_zero_r", "A.v:split_me"], listed
@@ -115,7 +115,7 @@ def test_an_agent_lists_reads_tries_checks_and_applies_a_proof(tmp_path: Path) -
         assert applied["status"] == "verified" and applied["written"] is True, applied
         assert applied["header"] == "From Coq Require Import Lia."
         assert applied["digest"] != digest
-        after = await until(client, "list_goals", lambda r: r["status"] == "ok" and
+        after = await until(client, "list_goals", lambda r: r["complete"] and
                             all(g["digest"] == applied["digest"] for g in r["goals"]), 60)
         assert [g["id"] for g in after["goals"]] == ["A.v:add_zero_r"], after
 
@@ -245,3 +245,85 @@ def test_a_killed_server_leaves_no_prover_behind(tmp_path: Path) -> None:
     left = wait_gone(tag, 20)
     killed = kill_tagged(tag) if left else []
     assert not killed, f"processes outlived the killed server: {killed}"
+
+
+@needs_coq
+def test_one_http_server_per_project_is_shared_and_wants_its_token(tmp_path: Path) -> None:
+    """`mcp --http`: two clients of one server see the same goals (one applies a proof, the other sees the goal
+    go); a request without the token is refused; a second server for the project is not started; SIGTERM removes
+    `mcp.json` and leaves nothing running."""
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    from sidecar.mcp_server import MCP_FILE
+
+    root = project(tmp_path)
+    env, tag = cli_env()
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "mcp", str(root), "--http", "--cpu", "0.3"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        file = root / MCP_FILE
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        info = json.loads(file.read_text())
+        assert file.stat().st_mode & 0o777 == 0o600
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(info["url"], data=b"{}", method="POST"), timeout=10)
+        assert refused.value.code == 401
+        second = subprocess.run([sys.executable, "-m", "sidecar", "mcp", str(root), "--http"], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0 and "already serves" in second.stdout and info["url"] in second.stdout
+
+        def client() -> Client:
+            http: httpx2.AsyncClient = create_mcp_http_client(headers={"Authorization": f"Bearer {info['token']}"})
+            return Client(streamable_http_client(info["url"], http_client=http))
+
+        async def main() -> None:
+            async with client() as a, client() as b:
+                la = await until(a, "list_goals", lambda r: r["complete"], 60)
+                lb = await call(b, "list_goals")
+                assert [(g["id"], g["digest"]) for g in la["goals"]] == [(g["id"], g["digest"]) for g in lb["goals"]]
+                assert len(la["goals"]) == 2
+                digest = la["goals"][0]["digest"]
+                done = await call(a, "apply_proof", id="A.v:add_zero_r", script="intros n. induction n; auto.",
+                                  digest=digest, dry_run=False)
+                assert done["status"] == "verified" and done["written"]
+                seen = await until(b, "list_goals", lambda r: r["complete"] and len(r["goals"]) == 1, 60)
+                assert [g["id"] for g in seen["goals"]] == ["A.v:split_me"]
+
+        asyncio.run(asyncio.wait_for(main(), 180))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert not (root / MCP_FILE).exists()
+    left = wait_gone(tag, 20)
+    killed = kill_tagged(tag) if left else []
+    assert not killed, f"processes outlived the HTTP server: {killed}"
+
+
+@needs_coq
+def test_premises_rank_the_lemmas_in_scope_and_run_a_search(tmp_path: Path) -> None:
+    root = project(tmp_path)
+
+    async def session(client: Client) -> None:
+        ranked = await call(client, "premises", id="A.v:add_zero_r")
+        names = [p["name"] for p in ranked["premises"]]
+        # the file loads no library: Init's `plus_n_O`, never PeanoNat's `Nat.add_0_r` (only the session's Lia has it)
+        assert ranked["status"] == "ok" and "plus_n_O" in names and not any("add_0_r" in n for n in names), names
+        found = await call(client, "premises", id="A.v:add_zero_r", query="(_ = _ + 0)", limit=5)
+        assert found["premises"] and len(found["premises"]) <= 5
+        assert all(p["statement"] for p in found["premises"])
+        bad = await call(client, "premises", id="A.v:add_zero_r", query="nat. Require Import Lia")
+        assert bad["status"] == "error"
+
+    run_agent(root, session)

@@ -396,6 +396,16 @@ class CoqPremises:
                              self.keep)
         return (names + rest)[: self.keep + len(names)]
 
+    def ranked(self, state: ProofState) -> list[tuple[str, str]]:
+        """`self(state)` with each name's statement as `Search` printed it."""
+        names = self(state)
+        known = {n: stmt for found in self._cache.values() for n, stmt in found}
+        return [(n, known.get(n, "")) for n in names]
+
+    def search(self, state: ProofState, arguments: str, limit: int) -> list[tuple[str, str]]:
+        """(name, statement) of what `Search <arguments>` finds in the goal's session (at most `limit`)."""
+        return self._query(state, ["Search " + arguments], limit=limit)
+
     def _query(self, state: ProofState, queries: list[str], limit: int, enough: int = 1) -> list[tuple[str, str]]:
         """(name, statement) results of the first queries, until one gave at least `enough`."""
         found: dict[str, str] = {}
