@@ -126,6 +126,20 @@ def _neural_model(model: Optional[Path]) -> str:
     return str(model)
 
 
+def _service_root(root: Path, cpu: float, profile: int) -> Path:
+    """The checked settings of a long-running service (`serve`, `mcp`): its project folder, resolved; exit 2 with
+    one line when a setting is wrong."""
+    if not 0.1 <= cpu <= 1.0:
+        err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
+        raise typer.Exit(2)
+    _check_profile(profile)
+    root = root.resolve()
+    if not root.is_dir():
+        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
+        raise typer.Exit(2)
+    return root
+
+
 def _check_profile(profile: int) -> None:
     if profile not in PROFILES:
         err.print(f"[red]error:[/] --profile must be one of {', '.join(map(str, PROFILES))}")
@@ -396,14 +410,7 @@ def serve(
     from .scheduler import ProveOptions
     from .workspace import collect_files
 
-    if not 0.1 <= cpu <= 1.0:
-        err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
-        raise typer.Exit(2)
-    _check_profile(profile)
-    root = root.resolve()
-    if not root.is_dir():
-        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
-        raise typer.Exit(2)
+    root = _service_root(root, cpu, profile)
     _guard()
     _graceful_termination()
     live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, profile=profile, library_seconds=0.0), root).start()
@@ -437,14 +444,7 @@ def mcp(
     """Serve the project's goals to a coding agent over the Model Context Protocol on stdin/stdout (list, read,
     try tactics, verify, apply, search); the goals are searched in the background meanwhile."""
     _setup_logging(verbose)
-    if not 0.1 <= cpu <= 1.0:
-        err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
-        raise typer.Exit(2)
-    _check_profile(profile)
-    root = root.resolve()
-    if not root.is_dir():
-        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
-        raise typer.Exit(2)
+    root = _service_root(root, cpu, profile)
     try:
         import mcp as _sdk  # noqa: F401
     except ImportError:
