@@ -20,7 +20,7 @@ setup-coq:
 	@coqc --version | head -1
 
 setup-python:
-	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural,mcp]'
+	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural,mcp,llm]'
 	@# the neural tests build a tiny model with torch: its CPU build only (this machine's wheel), never a CUDA one
 	@$(PYTHON) -c 'import torch' 2>/dev/null || $(PYTHON) -m pip install -q 'torch==2.13.0+cpu' \
 	  || $(PYTHON) -m pip install -q 'torch==2.13.0+cpu' --index-url https://download.pytorch.org/whl/cpu

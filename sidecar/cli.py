@@ -140,6 +140,26 @@ def _service_root(root: Path, cpu: float, profile: int) -> Path:
     return root
 
 
+def _check_llm(profile: int, llm: str, base_url: str | None) -> None:
+    """Profile 2 needs a usable language model: exit 2 with one line when it has none (nothing is sent anywhere
+    unless one is configured)."""
+    if profile < 2:
+        if llm:
+            err.print("[yellow]note:[/] --llm is used by profile 2 only; this run sends nothing to it")
+        return
+    if not llm:
+        err.print("[red]error:[/] profile 2 asks a language model: configure one with --llm openai:<model> "
+                  "(and --llm-base-url for a local server) or --llm anthropic:<model>")
+        raise typer.Exit(2)
+    from .llm.providers import LLMError, provider_from_spec
+
+    try:
+        provider_from_spec(llm, base_url=base_url)
+    except LLMError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
+
+
 def _check_profile(profile: int) -> None:
     if profile not in PROFILES:
         err.print(f"[red]error:[/] --profile must be one of {', '.join(map(str, PROFILES))}")
@@ -188,6 +208,18 @@ def prove(
     fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
     strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open "
                                 "(Admitted/sorry) lemmas; by default they are accepted and labelled"),
+    llm: str = typer.Option("", "--llm", envvar="AUTOPROVE_LLM", help="profile 2: the language model, "
+                            "openai:<model> (any OpenAI-compatible server; $OPENAI_API_KEY) or anthropic:<model> "
+                            "($ANTHROPIC_API_KEY); the file's text is sent to it"),
+    llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", envvar="AUTOPROVE_LLM_BASE_URL",
+                                               help="profile 2: the server's URL, e.g. http://127.0.0.1:8080/v1"),
+    llm_rounds: int = typer.Option(3, help="profile 2: proposals per goal (the first and its repairs)"),
+    llm_timeout: float = typer.Option(60.0, help="profile 2: seconds one model call may take"),
+    llm_seconds: float = typer.Option(120.0, help="profile 2: seconds the model's phase may take per goal"),
+    llm_calls: Optional[int] = typer.Option(None, help="profile 2: at most this many model calls in the run"),
+    llm_tokens: Optional[int] = typer.Option(None, help="profile 2: at most this many tokens in the run"),
+    llm_dollars: Optional[float] = typer.Option(None, help="profile 2: at most this much money in the run "
+                                                "(prices: $AUTOPROVE_LLM_PRICES)"),
     model: Optional[Path] = typer.Option(None, "--model", envvar="AUTOPROVE_MODEL", help="folder of a seq2seq "
                                          "tactic model converted with ctranslate2 (extra 'neural'): its tactics join "
                                          "the search"),
@@ -197,6 +229,7 @@ def prove(
     _setup_logging(verbose)
     _check_backend(backend)
     _check_profile(profile)
+    _check_llm(profile, llm, llm_base_url)
     from .build import search_waves
     from .ledger import Ledger
     from .report import goal_table, progress_bar, prove_json, write_json
@@ -244,7 +277,10 @@ def prove(
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
-                            resume=not fresh, strict=strict, neural_model=neural_model)
+                            resume=not fresh, strict=strict, neural_model=neural_model, llm=llm,
+                            llm_base_url=llm_base_url, llm_rounds=llm_rounds, llm_seconds=llm_seconds,
+                            llm_timeout=llm_timeout,
+                            llm_run_calls=llm_calls, llm_run_tokens=llm_tokens, llm_run_dollars=llm_dollars)
         learning = None
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}
@@ -355,6 +391,7 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
         led = Ledger(root)
         recs = list(led.goals())
         n_attempts = led.attempt_count()
+        spend = led.llm_spend()
     except LedgerError as e:
         err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(1)
@@ -372,6 +409,8 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
     console.print(t)
     console.print(f"goals {len(recs)}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
                   + f"; attempts recorded {n_attempts}")
+    for provider, (calls, tokens, dollars) in sorted(spend.items()):
+        console.print(escape(f"language model {provider}: {calls} call(s), {tokens} tokens, ${dollars:.4f}"))
     led.close()
 
 

@@ -56,6 +56,19 @@ CREATE TABLE IF NOT EXISTS attempts (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attempts_key ON attempts(key);
+CREATE TABLE IF NOT EXISTS llm_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    dollars REAL NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    at REAL NOT NULL
+);
 """
 
 
@@ -127,7 +140,7 @@ class Ledger:
         log.error("ledger %s unwritable (%s): continuing in memory", self.path, err)
         mem = self._connect(":memory:")
         try:
-            for table in ("goals", "attempts"):
+            for table in ("goals", "attempts", "llm_calls"):
                 rows = self._db.execute(f"SELECT * FROM {table}").fetchall()
                 if rows:
                     marks = ",".join("?" * len(rows[0]))
@@ -143,6 +156,27 @@ class Ledger:
             "INSERT INTO attempts(key, strategy, tactic, outcome, seconds, at) VALUES (?,?,?,?,?,?)",
             (key, strategy, tactic, outcome, seconds, time.time()),
         )
+
+    def record_llm_call(self, key: str, provider: str, usage: dict[str, object]) -> None:
+        """Append one language-model call's usage (profile 2; committed at once)."""
+        def num(name: str) -> float:
+            v = usage.get(name, 0)
+            return float(v) if isinstance(v, (int, float)) else 0.0
+
+        self._write(
+            "INSERT INTO llm_calls(key, provider, outcome, input_tokens, output_tokens, cache_read_tokens, "
+            "cache_write_tokens, dollars, seconds, at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (key, provider, str(usage.get("outcome", "")), int(num("input_tokens")), int(num("output_tokens")),
+             int(num("cache_read_tokens")), int(num("cache_write_tokens")), num("dollars"), num("seconds"),
+             time.time()),
+        )
+
+    def llm_spend(self) -> dict[str, tuple[int, int, float]]:
+        """Per provider: (calls, tokens, dollars) recorded so far."""
+        with self._lock, self._reading():
+            rows = self._db.execute("SELECT provider, COUNT(*), SUM(input_tokens + output_tokens), SUM(dollars) "
+                                    "FROM llm_calls GROUP BY provider").fetchall()
+        return {r[0]: (int(r[1]), int(r[2] or 0), float(r[3] or 0.0)) for r in rows}
 
     def upsert_goal(self, rec: GoalRecord) -> None:
         """Insert or replace a goal's row."""

@@ -29,6 +29,7 @@ from .strategies import SearchContext, strategy_for
 
 if TYPE_CHECKING:
     from .learn.service import Learning
+    from .llm.proposer import LLMProposer
 
 __all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "Ticket", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
 
@@ -74,6 +75,16 @@ class ProveOptions:
     # machine; past it they are harvested in the background while the goals go on without them. None: no limit
     # (the CLI); the language server uses 0 — no goal waits for a library, every later goal profits from it
     library_seconds: float | None = None
+    # profile 2: the language model ("openai:<model>" | "anthropic:<model>"), its base URL, the repair rounds, the
+    # seconds its phase may take per goal, and caps over the whole run (None: none)
+    llm: str = ""
+    llm_base_url: str | None = None
+    llm_rounds: int = 3
+    llm_seconds: float = 120.0
+    llm_timeout: float = 60.0  # seconds per call
+    llm_run_calls: int | None = None
+    llm_run_tokens: int | None = None
+    llm_run_dollars: float | None = None
 
 
 @dataclass
@@ -171,6 +182,8 @@ class Scheduler:
         self._closing = False
         self._ledger_warned = False
         self._warm: dict[str, tuple[float, Environment]] = {}  # backend:file -> (not before, what to preload)
+        self._llm: "LLMProposer | None" = None  # profile 2's proposer (`_proposer`)
+        self._llm_unusable = ""
         self._refused: dict[tuple[object, ...], str] = {}  # (goal, file, script, imports, strict) -> why it was refused
 
     # -- the batch API -----------------------------------------------------------------------------------------
@@ -593,6 +606,8 @@ class Scheduler:
                     result, first = first, result
                 result.attempts += first.attempts
                 result.strategies.update(first.strategies)
+        if self.options.profile >= 2 and result.status in ("exhausted", "timeout") and not cancel.is_set():
+            result = self._llm_phase(goal, prover, root, ctx, accept, source, cancel, result)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:
@@ -615,6 +630,96 @@ class Scheduler:
             out.message = f"found {n} proof{'s' if n > 1 else ''}, none passed verification: " + "; ".join(
                 _one_line(why[c]) + (f" (×{k})" if k > 1 else "") for c, k in refusals.most_common())
         out.seconds = time.monotonic() - t0
+
+    def _proposer(self) -> "LLMProposer | None":
+        """Profile 2's language model, made once per scheduler (its run budget is shared by every goal); None, said
+        once, when it cannot be used."""
+        from .llm.proposer import Budget, LLMProposer
+        from .llm.providers import LLMError, provider_from_spec
+
+        with self._lock:
+            if self._llm is None and not self._llm_unusable:
+                try:
+                    provider = provider_from_spec(self.options.llm, base_url=self.options.llm_base_url,
+                                                  timeout=self.options.llm_timeout)
+                    self._llm = LLMProposer(provider, rounds=self.options.llm_rounds, run_budget=Budget(
+                        calls=self.options.llm_run_calls, tokens=self.options.llm_run_tokens,
+                        dollars=self.options.llm_run_dollars))
+                except LLMError as e:
+                    self._llm_unusable = str(e)
+                    log.warning("no language model: %s; searching without it", e)
+            return self._llm
+
+    def _llm_phase(self, goal: Goal, prover: Prover, root: ProofState, ctx: SearchContext,
+                   accept: Callable[[tuple[str, ...]], object], source: bytes | None, cancel: threading.Event,
+                   result: SearchResult) -> SearchResult:
+        """Profile 2, once the search ended without a proof: the language model's whole proofs with repair rounds
+        (llm/proposer.py). A script counts only when it finishes in the prover and `accept` (the same independent
+        verification as every other) takes it. Every call's usage goes to the ledger."""
+        from .llm.proposer import Feedback, GoalContext
+
+        proposer = self._proposer()
+        if proposer is None:
+            return result
+        step_timeout = max(self.options.tactic_timeout, 10.0)
+
+        def shown(state: ProofState) -> str:
+            return "\n\n".join(g.text() for g in state.goals)
+
+        def check(script: list[str]) -> Feedback:
+            state = root
+            for s in script:
+                if cancel.is_set():
+                    return Feedback(False, error="cancelled")
+                try:
+                    r = prover.run(state, s, step_timeout)
+                except ProverError as e:
+                    return Feedback(False, error=f"the prover failed: {e}", sentence=s, goal_at_error=shown(state))
+                if r.outcome in ("failed", "timeout") or r.state is None:
+                    why = r.message.strip() or f"no answer within {step_timeout:g} s"
+                    return Feedback(False, error=why, sentence=s, goal_at_error=shown(state))
+                state = r.state
+            if not state.finished:
+                return Feedback(False, error="the script ends with goals left", remaining=shown(state))
+            if accept(tuple(script)) in (True, "fallback"):
+                return Feedback(True)
+            return Feedback(False, error="the prover accepted it, but the independent check of the whole file (the "
+                                         "statement unchanged, nothing admitted, no new axiom) refused it")
+
+        data = source if source is not None else goal.file.read_bytes()
+        examples: list[tuple[str, str]] = []
+        view = ctx.extra.get("learned")
+        if view is not None:
+            try:
+                examples = [("(a similar lemma)", " ".join(f"{t}." for t in script))
+                            for script, _ in view.reuse()[:3]]  # type: ignore[attr-defined]
+            except Exception:  # the prompt goes on without them
+                log.debug("no similar proofs for the prompt", exc_info=True)
+        premises: list[str] = []
+        finder = ctx.extra.get("premises")
+        if callable(finder):
+            try:
+                premises = list(finder(root))
+            except Exception:
+                log.debug("no premises for the prompt", exc_info=True)
+        gctx = GoalContext(goal.backend, goal.statement, shown(root),
+                           before=data[:goal.statement_start].decode("utf-8", "replace"),
+                           examples=tuple(examples), premises=tuple(premises))
+        report = proposer.prove(gctx, check, deadline=time.monotonic() + self.options.llm_seconds)
+        if self.ledger is not None:
+            for row in report.usage:
+                try:
+                    self.ledger.record_llm_call(goal.key.digest, proposer.provider.name, row)
+                except LedgerError as e:
+                    self._warn_ledger(e)
+        strategies = Counter(result.strategies)
+        strategies["llm"] += report.calls
+        if report.script is None:
+            log.info("%s:%s: the language model found no proof (%d call(s), %s)", goal.file.name, goal.line,
+                     report.calls, report.stopped)
+            return replace(result, strategies=strategies, attempts=result.attempts + report.calls)
+        return replace(result, status="proved", script=report.script, strategy="llm", strategies=strategies,
+                       attempts=result.attempts + report.calls, families=("llm",) * len(report.script), trace=())
 
     def _schedule(self, goal: Goal) -> object:
         """This goal's draw of the learned schedule (learn/schedule.py) from the ledger's history (read at most

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["Candidate", "SearchContext", "DEFAULT_PROFILE", "PROFILES", "strategy_for"]
 
-PROFILES = (0, 1)  # 1: profile 0 plus what the visible proofs teach (strategies/learned.py)
+# 1: profile 0 plus what the visible proofs teach (strategies/learned.py); 2: profile 1 plus a language model's whole
+# proofs with repair rounds when the search ends without one (llm/; needs a configured provider)
+PROFILES = (0, 1, 2)
 # what `prove`, `bank`, `serve` and the editor use unless told ($AUTOPROVE_PROFILE on the command line): profile 1,
 # which has proved more of the development set than profile 0 in every side-by-side run
 DEFAULT_PROFILE = 1
@@ -60,7 +62,7 @@ def strategy_for(backend: str, profile: int = 0):  # type: ignore[no-untyped-def
         base = LeanProfile0()
     else:
         raise ValueError(f"no strategies for backend {backend!r}")
-    if profile == 1:
+    if profile >= 1:
         from .learned import LearnedProfile
 
         return LearnedProfile(base)

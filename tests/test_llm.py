@@ -1,0 +1,150 @@
+"""Profile 2: the language-model proposer. Providers are the real SDK clients (`openai`, `anthropic`) speaking to a
+scripted local server (tests/llm_server.py) — the stand-in for paid APIs; proofs are checked by real Coq."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llm_server import ScriptedLLM
+from sidecar.llm.proposer import Budget, Feedback, GoalContext, LLMProposer, Prices, extract_script
+from sidecar.llm.providers import Completion, LLMError, provider_from_spec
+
+needs_coq = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="coqidetop.opt not installed")
+
+# a witness the hand-written search does not guess within its budget; the model's second answer gives it
+WITNESS = "Definition sq (n : nat) := n * n.\n\nLemma seven : exists n : nat, sq n = 49 /\\ 3 < n.\nProof.\nAdmitted.\n"
+WRONG = "Here is a proof:\n```coq\nexists 6. split; reflexivity.\n```"
+RIGHT = "```coq\nProof.\nexists 7. split; [reflexivity | repeat constructor].\nQed.\n```"
+
+
+def test_a_models_answer_becomes_a_script() -> None:
+    assert extract_script(RIGHT, "coq") == ["exists 7", "split; [reflexivity | repeat constructor]"]
+    assert extract_script("intros. lia.", "coq") == ["intros", "lia"]
+    assert extract_script("```lean\nby\n  simp\n  omega\n```", "lean") == ["simp\n  omega"]
+    assert extract_script("```\n```", "coq") is None
+    assert extract_script("```coq\nLemma x : True.\nProof. exact I. Qed.\n```", "coq") == ["exact I"]
+
+
+def test_budgets_and_prices() -> None:
+    b = Budget(calls=2, dollars=0.01)
+    b.check()
+    c = Completion("x", input_tokens=1000, output_tokens=100, cache_read_tokens=500)
+    cost = Prices({"anthropic:m": (3.0, 15.0, 0.3, 3.75)}).cost("anthropic:m", c)
+    assert cost == pytest.approx((500 * 3.0 + 100 * 15.0 + 500 * 0.3) / 1e6)
+    assert Prices({}).cost("openai:local", c) == 0.0
+    b.spend(c, cost)
+    b.spend(c, cost)
+    with pytest.raises(LLMError) as e:
+        b.check()
+    assert e.value.reason == "budget"
+
+
+def test_providers_map_every_failure_to_one_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate limits are retried by the SDK, then succeed; a server that keeps failing, answers garbage, is too slow
+    or is not there gives one LLMError each — never an exception of the SDK's own."""
+    with ScriptedLLM([429, "```coq\nauto.\n```"]) as srv:
+        p = provider_from_spec("openai:scripted", base_url=srv.url)
+        assert p.complete("sys", "prefix", "prompt").text.startswith("```coq")
+        assert len(srv.requests) == 2
+    for script, reason in (([500], "server-error"), (["garbage"], "malformed"), ([401], "refused"),
+                           ([("sleep", 3, "late")], "timeout")):
+        with ScriptedLLM(script) as srv:
+            p = provider_from_spec("openai:scripted", base_url=srv.url, timeout=1.0)
+            p.retries = 0
+            p._client = p._client.with_options(max_retries=0)  # type: ignore[attr-defined]
+            with pytest.raises(LLMError) as e:
+                p.complete("sys", "", "prompt")
+            assert e.value.reason == reason, (script, e.value)
+    p = provider_from_spec("openai:scripted", base_url="http://127.0.0.1:9/v1", timeout=2.0)
+    p._client = p._client.with_options(max_retries=0)  # type: ignore[attr-defined]
+    with pytest.raises(LLMError) as e:
+        p.complete("sys", "", "prompt")
+    assert e.value.reason == "unreachable"
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(LLMError) as e:
+        provider_from_spec("anthropic:claude-haiku-4-5")
+    assert e.value.reason == "unavailable" and "ANTHROPIC_API_KEY" in str(e.value)
+    with pytest.raises(LLMError):
+        provider_from_spec("gemini:x")
+
+
+def test_the_repair_loop_stops_on_a_repeated_error_and_on_its_caps() -> None:
+    goal = GoalContext("coq", "Lemma l : True.", "====\nTrue")
+
+    def never(script: list[str]) -> Feedback:
+        return Feedback(False, error="The reference foo was not found.", sentence=script[0])
+
+    with ScriptedLLM(["```coq\nexact foo.\n```"]) as srv:
+        r = LLMProposer(provider_from_spec("openai:scripted", base_url=srv.url), rounds=5).prove(goal, never)
+        assert r.script is None and r.stopped == "repeated" and r.calls == 2
+        assert "The reference foo was not found." in srv.prompts()[1] and "exact foo." in srv.prompts()[1]
+    with ScriptedLLM(["```coq\nadmit.\n```", "```coq\nexact I.\n```"]) as srv:
+        seen: list[list[str]] = []
+
+        def ok(script: list[str]) -> Feedback:
+            seen.append(script)
+            return Feedback(True)
+
+        r = LLMProposer(provider_from_spec("openai:scripted", base_url=srv.url)).prove(goal, ok)
+        assert r.script == ("exact I",) and seen == [["exact I"]]  # a script with a hole is never checked
+        assert "hole" in srv.prompts()[1]
+    with ScriptedLLM(["```coq\nexact a.\n```", "```coq\nexact b.\n```"]) as srv:
+        run = Budget(calls=1)
+        r = LLMProposer(provider_from_spec("openai:scripted", base_url=srv.url), run_budget=run).prove(goal, never)
+        assert r.calls == 1 and r.stopped == "budget" and len(srv.requests) == 1
+
+
+@needs_coq
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+def test_profile_2_repairs_a_wrong_proof_and_writes_the_verified_one(tmp_path: Path, api: str) -> None:
+    """Through the CLI: the search ends without a proof, the model's first answer fails in Coq, the error and the
+    goal go back to it, its second answer is verified and written; the file compiles; every call's usage is in the
+    ledger and `status` shows the spend."""
+    import subprocess
+
+    from conftest import read_json, run_cli
+
+    f = tmp_path / "W.v"
+    f.write_text(WITNESS)
+    with ScriptedLLM([WRONG, RIGHT]) as srv:
+        url = srv.url if api == "openai" else srv.anthropic_url
+        env = {"ANTHROPIC_API_KEY": "test-key"} if api == "anthropic" else {}
+        run = run_cli("prove", f, "--profile", "2", "--llm", f"{api}:scripted", "--llm-base-url", url, "--budget", "3",
+                      "--write", "--json", tmp_path / "r.json", env=env, timeout=300)
+        prompts = srv.prompts()
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert row["status"] == "proved" and row["verified"] and row["strategy"] == "llm", run
+    assert "exists 7" in f.read_text() and "Admitted" not in f.read_text()
+    subprocess.run(["coqc", "W.v"], cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    assert len(prompts) == 2 and "exists 6" in prompts[1] and "sq n = 49" in prompts[0]
+    if api == "anthropic":  # the file's text before the goal is the cached prefix
+        first = srv.requests[0]["messages"][0]["content"][0]
+        assert first["cache_control"] == {"type": "ephemeral"} and "Definition sq" in first["text"]
+    db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
+    rows = db.execute("SELECT provider, outcome, input_tokens, output_tokens FROM llm_calls ORDER BY id").fetchall()
+    assert [r[1] for r in rows] == ["failed", "finished"] and all(r[2] >= 100 and r[3] == 20 for r in rows), rows
+    status = run_cli("status", tmp_path)
+    assert f"language model {api}:scripted: 2 call(s)" in status.stdout, status
+
+
+@needs_coq
+def test_profile_2_without_a_model_or_with_one_that_is_down(tmp_path: Path) -> None:
+    """Profile 2 with no model configured is one clear error; a model that is down costs only its phase: the goal
+    ends as the search left it, with the reason in the ledger."""
+    from conftest import read_json, run_cli
+
+    f = tmp_path / "W.v"
+    f.write_text(WITNESS)
+    none = run_cli("prove", f, "--profile", "2")
+    assert none.returncode == 2 and "--llm" in none.stderr
+    down = run_cli("prove", f, "--profile", "2", "--llm", "openai:x", "--llm-base-url", "http://127.0.0.1:9/v1",
+                   "--llm-timeout", "2", "--budget", "2", "--json", tmp_path / "r.json", timeout=300)
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert down.returncode == 0 and row["status"] in ("exhausted", "timeout"), down
+    assert "Admitted." in f.read_text()
+    db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
+    assert [r[0] for r in db.execute("SELECT outcome FROM llm_calls")] == ["unreachable"]
