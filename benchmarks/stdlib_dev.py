@@ -38,6 +38,20 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return run_child(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def llm_usage(project: Path) -> dict:
+    """The language model's calls and tokens in a run's ledger (profile 2)."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(project / ".auto-prove" / "ledger.sqlite")
+        calls, tokens, seconds = db.execute("SELECT COUNT(*), SUM(input_tokens + output_tokens), SUM(seconds) "
+                                            "FROM llm_calls").fetchone()
+        db.close()
+    except sqlite3.Error:
+        return {"llm_calls": 0, "llm_tokens": 0, "llm_seconds": 0.0}
+    return {"llm_calls": int(calls or 0), "llm_tokens": int(tokens or 0), "llm_seconds": round(seconds or 0.0, 1)}
+
+
 def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int = 0) -> dict:
     entry = next(c for c in manifest["cases"] if c["case_file"] == case.name)
     with tempfile.TemporaryDirectory(prefix="stdlib-dev-") as tmp:
@@ -49,12 +63,17 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int 
                "--profile", str(profile), "--harvest-seconds", str(UNBOUNDED_HARVEST)]
         if args.hammer:
             cmd.append("--hammer")
+        if profile >= 2:  # the language model (benchmarks/llm_proposer.py sets these)
+            cmd += ["--llm", args.llm] + (["--llm-base-url", args.llm_base_url] if args.llm_base_url else []) + \
+                list(getattr(args, "llm_args", ()))
         t0 = time.monotonic()
         p = _run(cmd, timeout=args.budget * 3 + 600)
         wall = time.monotonic() - t0
         filled = work.read_bytes()
         res = {"case": case.name, "bucket": entry["bucket"], "wall_s": round(wall, 1), "rc": p.returncode,
                "written": filled != original, "accepted": False, "profile": profile}
+        if profile >= 2:
+            res.update(llm_usage(Path(tmp)))
         try:
             out = json.loads((Path(tmp) / "out.json").read_text())
             g = [x for x in out["goals"] if x["name"] == entry["lemma"]]

@@ -215,6 +215,7 @@ def prove(
                                                help="profile 2: the server's URL, e.g. http://127.0.0.1:8080/v1"),
     llm_rounds: int = typer.Option(3, help="profile 2: proposals per goal (the first and its repairs)"),
     llm_timeout: float = typer.Option(60.0, help="profile 2: seconds one model call may take"),
+    llm_max_tokens: int = typer.Option(1024, help="profile 2: the longest answer asked for, in tokens"),
     llm_seconds: float = typer.Option(120.0, help="profile 2: seconds the model's phase may take per goal"),
     llm_calls: Optional[int] = typer.Option(None, help="profile 2: at most this many model calls in the run"),
     llm_tokens: Optional[int] = typer.Option(None, help="profile 2: at most this many tokens in the run"),
@@ -279,7 +280,7 @@ def prove(
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
                             resume=not fresh, strict=strict, neural_model=neural_model, llm=llm,
                             llm_base_url=llm_base_url, llm_rounds=llm_rounds, llm_seconds=llm_seconds,
-                            llm_timeout=llm_timeout,
+                            llm_timeout=llm_timeout, llm_max_tokens=llm_max_tokens,
                             llm_run_calls=llm_calls, llm_run_tokens=llm_tokens, llm_run_dollars=llm_dollars)
         learning = None
         search_task = progress.add_task("searching", total=len(goals), detail="")

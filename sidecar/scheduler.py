@@ -82,6 +82,7 @@ class ProveOptions:
     llm_rounds: int = 3
     llm_seconds: float = 120.0
     llm_timeout: float = 60.0  # seconds per call
+    llm_max_tokens: int = 1024  # the longest answer asked for
     llm_run_calls: int | None = None
     llm_run_tokens: int | None = None
     llm_run_dollars: float | None = None
@@ -642,7 +643,8 @@ class Scheduler:
                 try:
                     provider = provider_from_spec(self.options.llm, base_url=self.options.llm_base_url,
                                                   timeout=self.options.llm_timeout)
-                    self._llm = LLMProposer(provider, rounds=self.options.llm_rounds, run_budget=Budget(
+                    self._llm = LLMProposer(provider, rounds=self.options.llm_rounds,
+                                            max_tokens=self.options.llm_max_tokens, run_budget=Budget(
                         calls=self.options.llm_run_calls, tokens=self.options.llm_run_tokens,
                         dollars=self.options.llm_run_dollars))
                 except LLMError as e:

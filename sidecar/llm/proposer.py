@@ -152,12 +152,13 @@ class LLMProposer:
     """Whole proofs with repair rounds, for one provider and one run's budget."""
 
     def __init__(self, provider: Provider, *, run_budget: Budget | None = None, prices: Prices | None = None,
-                 rounds: int = DEFAULT_ROUNDS, goal_caps: Budget | None = None) -> None:
+                 rounds: int = DEFAULT_ROUNDS, goal_caps: Budget | None = None, max_tokens: int = 1024) -> None:
         self.provider = provider
         self.run_budget = run_budget or Budget()
         self.prices = prices or Prices()
         self.rounds = rounds
         self.goal_caps = goal_caps or Budget(calls=rounds)
+        self.max_tokens = max_tokens
 
     def prove(self, goal: GoalContext, check: Callable[[list[str]], Feedback],
               deadline: float | None = None) -> ProposalReport:
@@ -174,7 +175,7 @@ class LLMProposer:
             try:
                 budget.check()
                 self.run_budget.check()
-                c = self.provider.complete(system, prefix, prompt)
+                c = self.provider.complete(system, prefix, prompt, max_tokens=self.max_tokens)
             except LLMError as e:
                 report.stopped = e.reason
                 report.usage.append({"outcome": e.reason, "message": str(e)[:300]})
