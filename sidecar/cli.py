@@ -133,6 +133,9 @@ def _service_root(root: Path, cpu: float, profile: int) -> Path:
         err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
         raise typer.Exit(2)
     _check_profile(profile)
+    if profile >= 2:
+        err.print("[red]error:[/] profile 2 (a language model) is available in `prove` only so far")
+        raise typer.Exit(2)
     root = root.resolve()
     if not root.is_dir():
         err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
