@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -51,17 +52,17 @@ def test_providers_map_every_failure_to_one_reason(monkeypatch: pytest.MonkeyPat
         p = provider_from_spec("openai:scripted", base_url=srv.url)
         assert p.complete("sys", "prefix", "prompt").text.startswith("```coq")
         assert len(srv.requests) == 2
-    for script, reason in (([500], "server-error"), (["garbage"], "malformed"), ([401], "refused"),
-                           ([("sleep", 3, "late")], "timeout")):
+    for script, reason, calls in (([500], "server-error", 3), (["garbage"], "malformed", 1), ([401], "refused", 1),
+                                  ([("sleep", 3, "late")], "timeout", 1)):
         with ScriptedLLM(script) as srv:
-            p = provider_from_spec("openai:scripted", base_url=srv.url, timeout=1.0)
-            p.retries = 0
-            p._client = p._client.with_options(max_retries=0)  # type: ignore[attr-defined]
+            p = provider_from_spec("openai:scripted", base_url=srv.url, timeout=2.0)
+            t0 = time.monotonic()
             with pytest.raises(LLMError) as e:
                 p.complete("sys", "", "prompt")
             assert e.value.reason == reason, (script, e.value)
+            assert len(srv.requests) == calls  # server errors are retried; a timeout never (one call, one timeout)
+            assert time.monotonic() - t0 < 2.9
     p = provider_from_spec("openai:scripted", base_url="http://127.0.0.1:9/v1", timeout=2.0)
-    p._client = p._client.with_options(max_retries=0)  # type: ignore[attr-defined]
     with pytest.raises(LLMError) as e:
         p.complete("sys", "", "prompt")
     assert e.value.reason == "unreachable"

@@ -169,13 +169,14 @@ class LLMProposer:
         prompt = _first_prompt(goal)
         seen: set[tuple[str, str]] = set()
         for k in range(self.rounds):
-            if deadline is not None and time.monotonic() >= deadline:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left < 1.0:
                 report.stopped = "seconds"
                 break
             try:
                 budget.check()
                 self.run_budget.check()
-                c = self.provider.complete(system, prefix, prompt, max_tokens=self.max_tokens)
+                c = self.provider.complete(system, prefix, prompt, max_tokens=self.max_tokens, timeout=left)
             except LLMError as e:
                 report.stopped = e.reason
                 report.usage.append({"outcome": e.reason, "message": str(e)[:300]})

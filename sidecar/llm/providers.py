@@ -40,7 +40,10 @@ class Completion:
 
 
 class Provider:
-    """One configured model: `name` is "<kind>:<model>" (what the ledger and the price table use)."""
+    """One configured model: `name` is "<kind>:<model>" (what the ledger and the price table use).
+
+    `complete` retries a rate limit or a server error (`retries` times, backing off) but never a timeout: one call
+    never takes longer than its timeout (the SDKs' own retries, which also retry timeouts, are off)."""
 
     kind = ""
 
@@ -54,7 +57,23 @@ class Provider:
     def name(self) -> str:
         return f"{self.kind}:{self.model}"
 
-    def complete(self, system: str, prefix: str, prompt: str, max_tokens: int = 1024) -> Completion:
+    def complete(self, system: str, prefix: str, prompt: str, max_tokens: int = 1024,
+                 timeout: float | None = None) -> Completion:
+        """One answer within `timeout` seconds in all (at most the provider's own timeout)."""
+        deadline = time.monotonic() + min(self.timeout, timeout if timeout is not None else self.timeout)
+        for attempt in range(self.retries + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LLMError("timeout", f"no answer within {self.timeout:g} s")
+            try:
+                return self._complete(system, prefix, prompt, max_tokens, left)
+            except LLMError as e:
+                if e.reason not in ("rate-limited", "server-error") or attempt == self.retries:
+                    raise
+                time.sleep(min(max(0.0, deadline - time.monotonic()), 0.5 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    def _complete(self, system: str, prefix: str, prompt: str, max_tokens: int, timeout: float) -> Completion:
         raise NotImplementedError
 
 
@@ -71,15 +90,15 @@ class OpenAICompatible(Provider):
             raise LLMError("unavailable", "the `llm` extra is not installed (pip install 'auto-prove[llm]')") from e
         self._errors = openai
         self._client = openai.OpenAI(base_url=self.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "none",
-                                     timeout=self.timeout, max_retries=self.retries)
+                                     timeout=self.timeout, max_retries=0)
 
-    def complete(self, system: str, prefix: str, prompt: str, max_tokens: int = 1024) -> Completion:
+    def _complete(self, system: str, prefix: str, prompt: str, max_tokens: int, timeout: float) -> Completion:
         t0 = time.monotonic()
         messages = [{"role": "system", "content": system},
                     {"role": "user", "content": (prefix + "\n\n" + prompt) if prefix else prompt}]
         try:
             r = self._client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
-                                                     max_tokens=max_tokens, temperature=0.2)
+                                                     max_tokens=max_tokens, temperature=0.2, timeout=timeout)
         except Exception as e:
             raise _mapped(self._errors, e) from e
         try:
@@ -109,10 +128,9 @@ class AnthropicMessages(Provider):
         if not key:
             raise LLMError("unavailable", "ANTHROPIC_API_KEY is not set")
         self._errors = anthropic
-        self._client = anthropic.Anthropic(base_url=self.base_url, api_key=key, timeout=self.timeout,
-                                           max_retries=self.retries)
+        self._client = anthropic.Anthropic(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
 
-    def complete(self, system: str, prefix: str, prompt: str, max_tokens: int = 1024) -> Completion:
+    def _complete(self, system: str, prefix: str, prompt: str, max_tokens: int, timeout: float) -> Completion:
         t0 = time.monotonic()
         content: list[dict[str, object]] = []
         if prefix:
@@ -120,7 +138,8 @@ class AnthropicMessages(Provider):
         content.append({"type": "text", "text": prompt})
         try:
             r = self._client.messages.create(model=self.model, system=system, max_tokens=max_tokens,
-                                             messages=[{"role": "user", "content": content}])  # type: ignore[arg-type]
+                                             messages=[{"role": "user", "content": content}],  # type: ignore[arg-type]
+                                             timeout=timeout)
         except Exception as e:
             raise _mapped(self._errors, e) from e
         try:
