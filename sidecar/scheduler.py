@@ -608,7 +608,7 @@ class Scheduler:
                 result.attempts += first.attempts
                 result.strategies.update(first.strategies)
         if self.options.profile >= 2 and result.status in ("exhausted", "timeout") and not cancel.is_set():
-            result = self._llm_phase(goal, prover, root, ctx, accept, source, cancel, result)
+            result = self._llm_phase(goal, prover, root, ctx, accept, source, cancel, result, strat, budget)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:
@@ -643,7 +643,7 @@ class Scheduler:
                 try:
                     provider = provider_from_spec(self.options.llm, base_url=self.options.llm_base_url,
                                                   timeout=self.options.llm_timeout)
-                    self._llm = LLMProposer(provider, rounds=self.options.llm_rounds,
+                    self._llm = LLMProposer(provider, rounds=self.options.llm_rounds, sketches=True,
                                             max_tokens=self.options.llm_max_tokens, run_budget=Budget(
                         calls=self.options.llm_run_calls, tokens=self.options.llm_run_tokens,
                         dollars=self.options.llm_run_dollars))
@@ -654,25 +654,53 @@ class Scheduler:
 
     def _llm_phase(self, goal: Goal, prover: Prover, root: ProofState, ctx: SearchContext,
                    accept: Callable[[tuple[str, ...]], object], source: bytes | None, cancel: threading.Event,
-                   result: SearchResult) -> SearchResult:
+                   result: SearchResult, strategy: object, budget: SearchBudget) -> SearchResult:
         """Profile 2, once the search ended without a proof: the language model's whole proofs with repair rounds
-        (llm/proposer.py). A script counts only when it finishes in the prover and `accept` (the same independent
-        verification as every other) takes it. Every call's usage goes to the ledger."""
-        from .llm.proposer import Feedback, GoalContext
+        (llm/proposer.py). A proposal may be a sketch (Coq): each sentence `admit.` is a hole that a short focused
+        search (the same strategy) must close, leaving the other goals as they were; the holes' tactics take their
+        places. A script counts only when it finishes in the prover and `accept` (the same independent verification
+        as every other) takes the whole of it. Every call's usage goes to the ledger."""
+        from .llm.proposer import SKETCH_HOLES, Feedback, GoalContext
 
         proposer = self._proposer()
         if proposer is None:
             return result
         step_timeout = max(self.options.tactic_timeout, 10.0)
+        hole_seconds = min(10.0, max(2.0, self.options.budget / 6))
 
         def shown(state: ProofState) -> str:
             return "\n\n".join(g.text() for g in state.goals)
 
+        def fill(state: ProofState) -> tuple[ProofState, list[str]] | None:
+            """Close the first goal of `state` alone with a focused search: the state after it and its tactics."""
+            rest, unfocused = state.goals[1:], state.unfocused
+
+            def closed(st: ProofState) -> bool:
+                return st.goals == rest and st.unfocused == unfocused
+
+            sub = Search(prover, strategy, ctx, replace(budget, seconds=hole_seconds, fallback_seconds=0.0,
+                                                        max_depth=len(state.path) + budget.focus_depth),
+                         cancel=cancel, goal_closed=closed, focus_levels=0).run(state)
+            if sub.status != "proved" or sub.best is None or not sub.trace:
+                return None
+            return sub.best, [t for _, t in sub.trace]
+
         def check(script: list[str]) -> Feedback:
-            state = root
+            state, done = root, []
             for s in script:
                 if cancel.is_set():
                     return Feedback(False, error="cancelled")
+                if s in SKETCH_HOLES and goal.backend == "coq":
+                    if not state.goals:
+                        return Feedback(False, error="a hole where no goal is left", sentence=s)
+                    found = fill(state)
+                    if found is None:
+                        return Feedback(False, error=f"the automatic search could not close this hole in "
+                                                     f"{hole_seconds:g} s; prove it in the script", sentence=s,
+                                        goal_at_error=state.goals[0].text())
+                    state, tactics = found
+                    done += tactics
+                    continue
                 try:
                     r = prover.run(state, s, step_timeout)
                 except ProverError as e:
@@ -681,10 +709,11 @@ class Scheduler:
                     why = r.message.strip() or f"no answer within {step_timeout:g} s"
                     return Feedback(False, error=why, sentence=s, goal_at_error=shown(state))
                 state = r.state
+                done.append(s)
             if not state.finished:
                 return Feedback(False, error="the script ends with goals left", remaining=shown(state))
-            if accept(tuple(script)) in (True, "fallback"):
-                return Feedback(True)
+            if accept(tuple(done)) in (True, "fallback"):
+                return Feedback(True, script=tuple(done))
             return Feedback(False, error="the prover accepted it, but the independent check of the whole file (the "
                                          "statement unchanged, nothing admitted, no new axiom) refused it")
 
@@ -720,8 +749,9 @@ class Scheduler:
             log.info("%s:%s: the language model found no proof (%d call(s), %s)", goal.file.name, goal.line,
                      report.calls, report.stopped)
             return replace(result, strategies=strategies, attempts=result.attempts + report.calls)
-        return replace(result, status="proved", script=report.script, strategy="llm", strategies=strategies,
-                       attempts=result.attempts + report.calls, families=("llm",) * len(report.script), trace=())
+        family = "llm-sketch" if report.sketch else "llm"
+        return replace(result, status="proved", script=report.script, strategy=family, strategies=strategies,
+                       attempts=result.attempts + report.calls, families=(family,) * len(report.script), trace=())
 
     def _schedule(self, goal: Goal) -> object:
         """This goal's draw of the learned schedule (learn/schedule.py) from the ledger's history (read at most

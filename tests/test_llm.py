@@ -202,3 +202,30 @@ def test_profile_2_plumbing_with_a_real_local_model(tmp_path: Path, local_model:
     db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
     rows = db.execute("SELECT provider, outcome, input_tokens, output_tokens FROM llm_calls").fetchall()
     assert 1 <= len(rows) <= 2 and all(r[0] == "openai:smollm2" and r[2] > 50 and r[3] > 0 for r in rows), rows
+
+
+@needs_coq
+def test_a_sketchs_holes_are_filled_by_the_search_and_the_whole_is_verified(tmp_path: Path) -> None:
+    """A proposal may leave `admit.` holes: each is closed by a focused search (the others untouched), the holes'
+    tactics take their places, and the whole script is verified and written. A hole the search cannot close goes
+    back to the model with its goal."""
+    import subprocess
+
+    from conftest import read_json, run_cli
+
+    f = tmp_path / "W.v"
+    f.write_text(WITNESS)
+    bad = "```coq\nexists 6. split.\n- admit.\n- admit.\n```"
+    good = "```coq\nexists 7. split.\n- admit.\n- admit.\n```"
+    with ScriptedLLM([bad, good]) as srv:
+        run = run_cli("prove", f, "--profile", "2", "--llm", "openai:scripted", "--llm-base-url", srv.url,
+                      "--budget", "3", "--write", "--json", tmp_path / "r.json", timeout=300)
+        prompts = srv.prompts()
+        system = srv.requests[0]["messages"][0]["content"]
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert row["status"] == "proved" and row["verified"] and row["strategy"] == "llm-sketch", run
+    text = f.read_text()
+    assert "exists 7" in text and "admit" not in text and "Admitted" not in text, text
+    subprocess.run(["coqc", "W.v"], cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    assert "`admit.`" in system  # sketches are invited
+    assert len(prompts) == 2 and "could not close this hole" in prompts[1] and "sq 6 = 49" in prompts[1]

@@ -109,6 +109,7 @@ class Feedback:
     sentence: str = ""  # the failing sentence
     goal_at_error: str = ""  # the goal it ran on
     remaining: str = ""  # the goals left when the script ran out without finishing
+    script: tuple[str, ...] = ()  # the script that finished, when it is not the proposal (a sketch's holes filled)
 
 
 @dataclass
@@ -120,11 +121,13 @@ class ProposalReport:
     output_tokens: int = 0
     dollars: float = 0.0
     stopped: str = ""  # why it ended without a proof: "rounds", "repeated", "budget", "<LLMError reason>", ...
+    sketch: bool = False  # the proof is a proposal whose holes the search filled
     usage: list[dict[str, object]] = field(default_factory=list)  # one row per call (the ledger's)
 
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.S)
 _HOLES = re.compile(r"(?<![\w'.])(admit|Admitted|sorry|give_up)(?![\w'])")
+SKETCH_HOLES = ("admit", "give_up")  # a sketch's hole: a whole sentence the search is asked to fill (Coq)
 
 
 def extract_script(text: str, backend: str) -> list[str] | None:
@@ -152,19 +155,21 @@ class LLMProposer:
     """Whole proofs with repair rounds, for one provider and one run's budget."""
 
     def __init__(self, provider: Provider, *, run_budget: Budget | None = None, prices: Prices | None = None,
-                 rounds: int = DEFAULT_ROUNDS, goal_caps: Budget | None = None, max_tokens: int = 1024) -> None:
+                 rounds: int = DEFAULT_ROUNDS, goal_caps: Budget | None = None, max_tokens: int = 1024,
+                 sketches: bool = False) -> None:
         self.provider = provider
         self.run_budget = run_budget or Budget()
         self.prices = prices or Prices()
         self.rounds = rounds
         self.goal_caps = goal_caps or Budget(calls=rounds)
         self.max_tokens = max_tokens
+        self.sketches = sketches  # `check` fills holes (whole `admit.` sentences) with the search: allow them
 
     def prove(self, goal: GoalContext, check: Callable[[list[str]], Feedback],
               deadline: float | None = None) -> ProposalReport:
         report = ProposalReport()
         budget = Budget(self.goal_caps.calls, self.goal_caps.tokens, self.goal_caps.seconds, self.goal_caps.dollars)
-        system = _system(goal.backend)
+        system = _system(goal.backend, self.sketches and goal.backend == "coq")
         prefix = _prefix(goal)
         prompt = _first_prompt(goal)
         seen: set[tuple[str, str]] = set()
@@ -198,14 +203,17 @@ class LLMProposer:
             if script is None:
                 row["outcome"] = "no script"
                 fb = Feedback(False, error="the answer held no proof script in a fenced block")
-            elif any(_HOLES.search(s) for s in script):
+            elif any(_HOLES.search(s) and not (self.sketches and s in SKETCH_HOLES) for s in script):
                 row["outcome"] = "holes"
-                fb = Feedback(False, error="the script leaves a hole (admit/sorry); write a complete proof")
+                fb = Feedback(False, error="the script leaves a hole (admit/sorry) inside a sentence; write a "
+                                           "complete proof" + (" or make each hole a sentence `admit.` of its own"
+                                                               if self.sketches else ""))
             else:
                 fb = check(script)
                 row["outcome"] = "finished" if fb.finished else "failed"
                 if fb.finished:
-                    report.script = tuple(script)
+                    report.script = fb.script or tuple(script)
+                    report.sketch = any(s in SKETCH_HOLES for s in script)
                     return report
             key = (fb.error.strip(), fb.sentence.strip())
             if key in seen:
@@ -218,11 +226,12 @@ class LLMProposer:
         return report
 
 
-def _system(backend: str) -> str:
+def _system(backend: str, sketches: bool = False) -> str:
     lang = "Coq 8.16" if backend == "coq" else "Lean 4"
+    holes = ("You may leave a routine step as a hole: a sentence `admit.` of its own, which an automatic search "
+             "fills; never `Admitted`.") if sketches else "Never use admit, Admitted or sorry."
     return (f"You are an expert {lang} proof engineer. Write a complete proof of the goal. Answer with the tactic "
-            f"script only, in one fenced code block, without the statement, `Proof.`, `Qed.` or `by`. Never use "
-            f"admit, Admitted or sorry.")
+            f"script only, in one fenced code block, without the statement, `Proof.`, `Qed.` or `by`. {holes}")
 
 
 def _prefix(goal: GoalContext) -> str:
