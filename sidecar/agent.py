@@ -28,6 +28,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -106,11 +107,10 @@ class Agent:
         out = []
         for doc, goals in sorted(self.live.tracked(), key=lambda dg: self._rel(dg[0].path)):
             names = [".".join((*tg.goal.module_path, tg.goal.lemma)) for tg in goals]
-            seen: dict[str, int] = {}
+            holes, seen = Counter(names), Counter[str]()
             for name, tg in zip(names, goals):
-                seen[name] = seen.get(name, 0) + 1
-                several = names.count(name) > 1
-                out.append((f"{self._rel(doc.path)}:{name}" + (f"#{seen[name]}" if several else ""), doc, tg))
+                seen[name] += 1
+                out.append((f"{self._rel(doc.path)}:{name}" + (f"#{seen[name]}" if holes[name] > 1 else ""), doc, tg))
         return out
 
     def _wait(self, ready: Callable[[], bool]) -> bool:

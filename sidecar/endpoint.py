@@ -36,7 +36,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import __version__
 
-__all__ = ["Endpoint", "Service", "Suggestion", "ENDPOINT_FILE", "MAX_CANDIDATES", "SCHEMA_FILE", "read_endpoint"]
+__all__ = ["Endpoint", "Service", "Suggestion", "ENDPOINT_FILE", "MAX_CANDIDATES", "SCHEMA_FILE", "read_endpoint",
+           "remove_service_file", "write_service_file"]
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +131,10 @@ class Endpoint:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        try:
-            data = json.loads(self.file.read_text())
-            if data.get("token") == self.token:  # only our own file: another sidecar may have replaced it
-                self.file.unlink()
-        except (OSError, ValueError):
-            pass
+        remove_service_file(self.file, self.token)
 
     def _write_file(self) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_name(f".endpoint.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"version": 1, "url": self.url, "token": self.token, "pid": os.getpid()}, f)
-        os.replace(tmp, self.file)
+        write_service_file(self.file, self.url, self.token)
 
     # -- requests --------------------------------------------------------------------------------------------
 
@@ -214,6 +205,26 @@ class Endpoint:
             req.wfile.write(data)
         except OSError:
             pass  # the client went away
+
+
+def write_service_file(file: Path, url: str, token: str) -> None:
+    """Publish a local service: `{"version": 1, "url", "token", "pid"}` written atomically, readable by the owner
+    only (mode 0600). The editor's endpoint and the MCP server (`mcp_server.py`) both use it."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.stem}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"version": 1, "url": url, "token": token, "pid": os.getpid()}, f)
+    os.replace(tmp, file)
+
+
+def remove_service_file(file: Path, token: str) -> None:
+    """Remove `file` if it is still ours (its token): another process may have replaced it meanwhile."""
+    try:
+        if json.loads(file.read_text()).get("token") == token:
+            file.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def read_endpoint(start: Path) -> dict[str, Any] | None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from . import __version__
 
@@ -90,8 +91,10 @@ def build_server(agent: "Agent") -> "MCPServer":
     return mcp
 
 
-def serve_stdio(root: Path, options: Any, *, tactic_timeout: float = 10.0) -> None:
-    """Run the MCP server on stdin/stdout for the project at `root` until the client closes the stream."""
+@contextmanager
+def _agent(root: Path, options: Any, tactic_timeout: float) -> Iterator["Agent"]:
+    """The project's live workspace (watched: an agent edits files on disk, their goals follow) and the agent
+    over it; both closed on the way out."""
     from .agent import Agent
     from .live import LiveWorkspace
     from .workspace import collect_files
@@ -99,12 +102,18 @@ def serve_stdio(root: Path, options: Any, *, tactic_timeout: float = 10.0) -> No
     live = LiveWorkspace(options, root).start()
     agent = Agent(live, root, tactic_timeout=tactic_timeout)
     try:
-        live.watch(root, ["coq", "lean"])  # an agent edits files on disk: their goals follow
+        live.watch(root, ["coq", "lean"])
         live.add_workspace_files(collect_files([root]))
-        build_server(agent).run("stdio")
+        yield agent
     finally:
         agent.close()
         live.close()
+
+
+def serve_stdio(root: Path, options: Any, *, tactic_timeout: float = 10.0) -> None:
+    """Run the MCP server on stdin/stdout for the project at `root` until the client closes the stream."""
+    with _agent(root, options, tactic_timeout) as agent:
+        build_server(agent).run("stdio")
 
 
 def running_server(root: Path) -> dict[str, Any] | None:
@@ -149,15 +158,12 @@ def serve_http(root: Path, options: Any, *, tactic_timeout: float = 10.0, port: 
                on_ready: Any = None) -> None:
     """Run the MCP server over streamable HTTP on 127.0.0.1 for the project at `root` until interrupted;
     `on_ready(url, file)` once it listens and `mcp.json` is written."""
-    import json
     import secrets
     import socket
 
     import uvicorn
 
-    from .agent import Agent
-    from .live import LiveWorkspace
-    from .workspace import collect_files
+    from .endpoint import remove_service_file, write_service_file
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -165,29 +171,16 @@ def serve_http(root: Path, options: Any, *, tactic_timeout: float = 10.0, port: 
     sock.listen(128)  # connections wait in the backlog from now on, before the server loop runs
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
     token = secrets.token_hex(16)
-    live = LiveWorkspace(options, root).start()
-    agent = Agent(live, root, tactic_timeout=tactic_timeout)
     file = root / MCP_FILE
     try:
-        live.watch(root, ["coq", "lean"])
-        live.add_workspace_files(collect_files([root]))
-        app = _with_token(build_server(agent).streamable_http_app(host="127.0.0.1"), token)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".mcp.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"version": 1, "url": url, "token": token, "pid": os.getpid()}, f)
-        os.replace(tmp, file)
-        if on_ready is not None:
-            on_ready(url, file)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        server.run(sockets=[sock])
+        with _agent(root, options, tactic_timeout) as agent:
+            app = _with_token(build_server(agent).streamable_http_app(host="127.0.0.1"), token)
+            write_service_file(file, url, token)
+            try:
+                if on_ready is not None:
+                    on_ready(url, file)
+                uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
+            finally:
+                remove_service_file(file, token)
     finally:
-        try:
-            if json.loads(file.read_text()).get("token") == token:  # only our own file
-                file.unlink()
-        except (OSError, ValueError):
-            pass
-        agent.close()
-        live.close()
         sock.close()

@@ -24,7 +24,7 @@ from .governor import CpuGovernor
 from .ledger import GoalRecord, Ledger
 from .provers import open_prover
 from .provers.base import Environment, Prover, ProofState
-from .search import Acceptance, Search, SearchBudget, SearchResult
+from .search import Acceptance, Search, SearchBudget, SearchResult, first_goal_closed
 from .strategies import SearchContext, strategy_for
 
 if TYPE_CHECKING:
@@ -673,14 +673,9 @@ class Scheduler:
 
         def fill(state: ProofState) -> tuple[ProofState, list[str]] | None:
             """Close the first goal of `state` alone with a focused search: the state after it and its tactics."""
-            rest, unfocused = state.goals[1:], state.unfocused
-
-            def closed(st: ProofState) -> bool:
-                return st.goals == rest and st.unfocused == unfocused
-
             sub = Search(prover, strategy, ctx, replace(budget, seconds=hole_seconds, fallback_seconds=0.0,
                                                         max_depth=len(state.path) + budget.focus_depth),
-                         cancel=cancel, goal_closed=closed, focus_levels=0).run(state)
+                         cancel=cancel, goal_closed=first_goal_closed(state), focus_levels=0).run(state)
             if sub.status != "proved" or sub.best is None or not sub.trace:
                 return None
             return sub.best, [t for _, t in sub.trace]

@@ -99,6 +99,17 @@ class SearchResult:
     crashes: int = 0  # prover crashes survived (the prover restarts; the search goes on)
 
 
+def first_goal_closed(state: ProofState) -> Callable[[ProofState], bool]:
+    """The aim of a focused search from `state`: a state where its first goal is closed and the others are exactly
+    as they were (goal-by-goal search; a sketch's hole in profile 2)."""
+    rest, unfocused = state.goals[1:], state.unfocused
+
+    def closed(st: ProofState) -> bool:
+        return st.goals == rest and st.unfocused == unfocused
+
+    return closed
+
+
 @dataclass(eq=False)
 class _Open:
     """A reached state and the candidates it has not tried yet."""
@@ -358,16 +369,11 @@ class Search:
         seconds = min(b.focus_seconds, left, b.focus_share * b.seconds - self._focus_spent)
         if seconds < 0.2:
             return None
-        rest, unfocused = state.goals[1:], state.unfocused
-
-        def closed(st: ProofState) -> bool:
-            return st.goals == rest and st.unfocused == unfocused
-
         sub = Search(self.prover, self.strategy, self.ctx,
                      replace(b, seconds=seconds, expansions=b.focus_expansions, fallback_seconds=0.0,
                              max_depth=len(state.path) + b.focus_depth,
                              tactic_cap=min(b.tactic_cap, b.focus_tactic_seconds)),
-                     on_attempt=self.on_attempt, cancel=self.cancel, goal_closed=closed,
+                     on_attempt=self.on_attempt, cancel=self.cancel, goal_closed=first_goal_closed(state),
                      focus_levels=self._focus_levels - 1)
         t0 = time.monotonic()
         try:

@@ -10,9 +10,11 @@ anywhere unless a provider was configured.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Completion", "LLMError", "Provider", "REASONS", "provider_from_spec"]
 
@@ -84,10 +86,7 @@ class OpenAICompatible(Provider):
 
     def __init__(self, model: str, **kw: object) -> None:
         super().__init__(model, **kw)  # type: ignore[arg-type]
-        try:
-            import openai
-        except ImportError as e:
-            raise LLMError("unavailable", "the `llm` extra is not installed (pip install 'auto-prove[llm]')") from e
+        openai = _sdk("openai")
         self._errors = openai
         self._client = openai.OpenAI(base_url=self.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "none",
                                      timeout=self.timeout, max_retries=0)
@@ -120,10 +119,7 @@ class AnthropicMessages(Provider):
 
     def __init__(self, model: str, **kw: object) -> None:
         super().__init__(model, **kw)  # type: ignore[arg-type]
-        try:
-            import anthropic
-        except ImportError as e:
-            raise LLMError("unavailable", "the `llm` extra is not installed (pip install 'auto-prove[llm]')") from e
+        anthropic = _sdk("anthropic")
         key = os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise LLMError("unavailable", "ANTHROPIC_API_KEY is not set")
@@ -150,6 +146,14 @@ class AnthropicMessages(Provider):
                               int(getattr(u, "cache_creation_input_tokens", 0) or 0), time.monotonic() - t0)
         except (AttributeError, TypeError, ValueError) as e:
             raise LLMError("malformed", f"an answer without text: {e}") from e
+
+
+def _sdk(name: str) -> Any:
+    """The provider's SDK module (extra `llm`), or LLMError("unavailable") saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise LLMError("unavailable", "the `llm` extra is not installed (pip install 'auto-prove[llm]')") from e
 
 
 def _mapped(sdk: object, e: Exception) -> LLMError:
