@@ -4,9 +4,11 @@
    checker), with the model given by `--llm`/`--llm-base-url`, or by default a real local one: SmolLM2-135M served
    by llama.cpp (`python -m sidecar.llm.local`, started here and stopped with this script). Prints both rates, the
    cases gained and lost, and for profile 2 the model calls and tokens per goal and the rounds used.
-2. `--overhead N`: what the proposer path itself costs when the model answers at once. A scripted local server
-   (tests/llm_server.py) answers three different wrong proofs; on N cases profile 1 fails, the wall time of profile 2
-   against profile 1 (extra seconds per goal, as a share of the search budget; the goal: under 5 %).
+2. `--overhead N`: what the model's path itself costs when the model answers at once and is always wrong. A
+   scripted local server (tests/llm_server.py) answers wrong tactics and three different wrong proofs. On the cases
+   profile 1 fails: the wall time of profile 2 against profile 1 (extra seconds per goal, as a share of the search
+   budget; the goal: under 5 %). On the cases profile 1 proves: whether profile 2 still proves them, and its wall
+   time against profile 1's (the wrong next tactics cost search time).
 
     python benchmarks/llm_proposer.py [--cases d002,d014] [--limit N] [--budget 60] [--jobs 1] [--hammer]
                                       [--llm openai:MODEL --llm-base-url URL] [--overhead N] [--json out.json]
@@ -30,6 +32,17 @@ import stdlib_dev  # noqa: E402
 from sidecar.procs import spawn  # noqa: E402
 
 WRONG = ["```coq\nexact I.\n```", "```coq\nexact tt.\n```", "```coq\napply False_ind.\n```"]
+WRONG_STEPS = "```coq\nexact I.\nexact tt.\napply False_ind.\nexfalso.\n```"
+
+
+def wrong_model() -> "object":
+    """The scripted model of `--overhead`: wrong next tactics, and the three wrong proofs in turn."""
+    from itertools import count
+
+    from llm_server import asks_steps
+
+    whole = count()
+    return lambda body: WRONG_STEPS if asks_steps(body) else WRONG[next(whole) % len(WRONG)]
 
 
 def side_by_side(cases: list[Path], manifest: dict, args: argparse.Namespace, profiles: tuple[int, int]) -> list[dict]:
@@ -40,7 +53,8 @@ def side_by_side(cases: list[Path], manifest: dict, args: argparse.Namespace, pr
         for i, f in enumerate(cf.as_completed(futs), 1):
             r = f.result()
             results.append(r)
-            extra = f" llm {r.get('llm_calls', 0)} call(s) {r.get('llm_tokens', 0)} tok" if r["profile"] >= 2 else ""
+            extra = (f" llm {r.get('llm_calls', 0)} call(s) ({r.get('llm_step_calls', 0)} for steps) "
+                     f"{r.get('llm_tokens', 0)} tok") if r["profile"] >= 2 else ""
             print(f"[{i:3}/{len(futs)}] {'OK ' if r['accepted'] else '-- '}p{r['profile']} {r['case']:<55} "
                   f"{r.get('status', ''):<10} {r['wall_s']:6.1f}s {r.get('strategy') or ''}{extra}", flush=True)
     return results
@@ -81,19 +95,30 @@ def main() -> int:
         from llm_server import ScriptedLLM
 
         args.llm_args = ["--llm-rounds", "3"]
-        with ScriptedLLM(WRONG) as srv:
+        with ScriptedLLM([wrong_model()]) as srv:
             args.llm, args.llm_base_url = "openai:scripted", srv.url
             rs = side_by_side(cases[: args.overhead], manifest, args, (1, 2))
         by = {(r["case"], r["profile"]): r for r in rs}
-        failed = [c.name for c in cases[: args.overhead] if not by[(c.name, 1)]["accepted"]]
+        names = [c.name for c in cases[: args.overhead]]
+        failed = [n for n in names if not by[(n, 1)]["accepted"]]
+        solved = [n for n in names if by[(n, 1)]["accepted"]]
         extra = [by[(n, 2)]["wall_s"] - by[(n, 1)]["wall_s"] for n in failed]
         calls = [by[(n, 2)].get("llm_calls", 0) for n in failed]
+        steps = [by[(n, 2)].get("llm_step_calls", 0) for n in failed]
         share = statistics.mean(extra) / args.budget if extra else 0.0
-        print(f"\nproposer overhead (instant scripted model, 3 wrong proofs each) on {len(failed)} cases profile 1 "
-              f"fails: {statistics.mean(extra) if extra else 0:.2f} s per goal (median "
-              f"{statistics.median(extra) if extra else 0:.2f} s), {100 * share:.1f} % of the {args.budget:g} s "
-              f"budget; model calls per goal {statistics.mean(calls) if calls else 0:.1f}")
-        doc.update({"overhead_cases": failed, "extra_s": extra, "share": share, "calls": calls, "results": rs})
+        print(f"\nthe model's path with an instant, always wrong scripted model, {args.budget:g} s budget:")
+        print(f"- on {len(failed)} cases profile 1 fails: {statistics.mean(extra) if extra else 0:.2f} s more per goal "
+              f"(median {statistics.median(extra) if extra else 0:.2f} s), {100 * share:.1f} % of the budget; "
+              f"model calls per goal {statistics.mean(calls) if calls else 0:.1f}, of them for next tactics "
+              f"{statistics.mean(steps) if steps else 0:.1f}")
+        kept = [n for n in solved if by[(n, 2)]["accepted"]]
+        ratios = [by[(n, 2)]["wall_s"] / by[(n, 1)]["wall_s"] for n in kept if by[(n, 1)]["wall_s"] > 0]
+        if solved:
+            print(f"- on {len(solved)} cases profile 1 proves: profile 2 proves {len(kept)}; wall time profile 2 / "
+                  f"profile 1: median {statistics.median(ratios) if ratios else 0:.2f}, mean "
+                  f"{statistics.mean(ratios) if ratios else 0:.2f}")
+        doc.update({"overhead_cases": failed, "extra_s": extra, "share": share, "calls": calls, "step_calls": steps,
+                    "solved_by_1": solved, "kept_by_2": kept, "wall_ratios": ratios, "results": rs})
     else:
         proc = None
         if not args.llm:
@@ -116,10 +141,12 @@ def main() -> int:
         asked = [by[(c.name, 2)] for c in cases if by[(c.name, 2)].get("llm_calls")]
         print(f"profile 2 vs 1: {len(gained)} gained {gained}, {len(lost)} lost {lost}")
         if asked:
+            mine = sum(r["accepted"] and any(f.startswith("llm") for f in r.get("families") or ()) for r in asked)
             print(f"the model was asked on {len(asked)} goals: {statistics.mean(r['llm_calls'] for r in asked):.1f} "
-                  f"calls (rounds) and {statistics.mean(r['llm_tokens'] for r in asked):.0f} tokens per goal, "
+                  f"calls ({statistics.mean(r['llm_step_calls'] for r in asked):.1f} for next tactics) and "
+                  f"{statistics.mean(r['llm_tokens'] for r in asked):.0f} tokens per goal, "
                   f"{statistics.mean(r['llm_seconds'] for r in asked):.1f} s of model time per goal; "
-                  f"{sum(r.get('strategy') == 'llm' and r['accepted'] for r in asked)} proofs from it")
+                  f"{mine} proofs with a step of its")
         doc.update({"model": args.llm, "results": rs, "gained": gained, "lost": lost})
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1) + "\n")

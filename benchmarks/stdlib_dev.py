@@ -39,17 +39,20 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 
 
 def llm_usage(project: Path) -> dict:
-    """The language model's calls and tokens in a run's ledger (profile 2)."""
+    """The language model's calls (all, and those for next tactics inside the search), tokens and seconds in a run's
+    ledger (profile 2)."""
     import sqlite3
 
     try:
         db = sqlite3.connect(project / ".auto-prove" / "ledger.sqlite")
-        calls, tokens, seconds = db.execute("SELECT COUNT(*), SUM(input_tokens + output_tokens), SUM(seconds) "
-                                            "FROM llm_calls").fetchone()
+        calls, steps, tokens, seconds = db.execute(
+            "SELECT COUNT(*), SUM(outcome LIKE 'steps%'), SUM(input_tokens + output_tokens), SUM(seconds) "
+            "FROM llm_calls").fetchone()
         db.close()
     except sqlite3.Error:
-        return {"llm_calls": 0, "llm_tokens": 0, "llm_seconds": 0.0}
-    return {"llm_calls": int(calls or 0), "llm_tokens": int(tokens or 0), "llm_seconds": round(seconds or 0.0, 1)}
+        calls = steps = tokens = seconds = 0
+    return {"llm_calls": int(calls or 0), "llm_step_calls": int(steps or 0), "llm_tokens": int(tokens or 0),
+            "llm_seconds": round(seconds or 0.0, 1)}
 
 
 def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int = 0) -> dict:

@@ -48,6 +48,7 @@ STATUSES = ("ok", "verified", "refused", "error", "timeout", "busy")
 MAX_TACTICS = 20  # tactics (or scripts) one `try_tactics` call may try
 PAGE = 50  # goals per `list_goals` page unless asked
 CONTEXT_LINES = 6  # lines of text shown before and after a goal
+MIN_BUDGET, MAX_BUDGET = 1.0, 3600.0  # seconds a `search` with a budget may give each goal
 
 AgentAnswer = dict[str, Any]
 
@@ -269,7 +270,7 @@ class Agent:
             if out.status == "proved" and out.verified and out.replacement:
                 found.append({"proof": out.replacement, "script": list(out.script or ()), "header": out.header,
                               "source": "search", "seconds": round(out.seconds, 3), "strategy": out.strategy,
-                              "depends_on_open": list(out.depends_on_open)})
+                              "families": sorted(set(out.families)), "depends_on_open": list(out.depends_on_open)})
             ledger = self.live.scheduler.ledger
             rec = ledger.goal(tg.goal.key.digest) if ledger is not None else None
             if rec is not None and rec.status == "proved" and rec.proof and \
@@ -318,16 +319,25 @@ class Agent:
         except _Refusal as r:
             return r.answer
 
-    def search(self, goal_ids: Sequence[str]) -> AgentAnswer:
-        """Put these goals at the front of the background search; a job to follow them with `search_status`."""
+    def search(self, goal_ids: Sequence[str], budget: float | None = None) -> AgentAnswer:
+        """Put these goals at the front of the background search; a job to follow them with `search_status`. With
+        `budget` (seconds), each goal not proved is searched again for that long (one that ended `exhausted` at a
+        smaller budget too; at this budget or more, the ledger's verdict stands)."""
         try:
             if not isinstance(goal_ids, (list, tuple)) or not goal_ids:
                 raise _Refusal("error", "ids is a non-empty list of goal ids")
+            if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                       or not MIN_BUDGET <= budget <= MAX_BUDGET):
+                raise _Refusal("error", f"budget is a number of seconds from {MIN_BUDGET:g} to {MAX_BUDGET:g}")
+            found = [(gid, *self._goal(gid)) for gid in goal_ids]  # every id checked before anything moves
             tickets = {}
-            for gid in goal_ids:
-                doc, tg = self._goal(gid)
+            for gid, doc, tg in found:
+                if budget is not None and tg.out.status != "proved":
+                    again = self.live.search_again(doc.path, tg.goal.key, float(budget))
+                    tg = again if again is not None else tg
+                else:
+                    self.live.prove_here(doc.path, tg.goal.line - 1, tg.goal.column)
                 tickets[gid] = tg.ticket
-                self.live.prove_here(doc.path, tg.goal.line - 1, tg.goal.column)
             self.live.resume()
             job = f"job-{next(self._job_ids)}"
             with self._lock:

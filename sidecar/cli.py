@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -31,6 +31,52 @@ PROFILE_HELP = f"strategy profile: 1 learns from the proofs the goal's file may 
 # profile 1 on the command line: what a run may spend replaying libraries for the first time before its search starts
 # (the demo's libraries take about 8 minutes in all on this machine; a one-shot run should not wait for all of them)
 HARVEST_SECONDS = 60.0
+
+
+# profile 2's settings, the same in `prove`, `serve` and `mcp` (`with_llm_options` adds them to a command)
+LLM_OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (its type, its typer option)
+    "llm": (str, typer.Option("", "--llm", envvar="AUTOPROVE_LLM", help="profile 2: the language model, "
+                              "openai:<model> (any OpenAI-compatible server; $OPENAI_API_KEY) or anthropic:<model> "
+                              "($ANTHROPIC_API_KEY); the file's text is sent to it")),
+    "llm_base_url": (Optional[str], typer.Option(None, "--llm-base-url", envvar="AUTOPROVE_LLM_BASE_URL",
+                                                 help="profile 2: the server's URL, e.g. http://127.0.0.1:8080/v1")),
+    "llm_rounds": (int, typer.Option(3, help="profile 2: whole proofs per goal once the search ends (the first and "
+                                     "its repairs)")),
+    "llm_step_calls": (int, typer.Option(4, help="profile 2: states per goal the model is asked next tactics for "
+                                         "during the search (0: none)")),
+    "llm_timeout": (float, typer.Option(60.0, help="profile 2: seconds one model call may take")),
+    "llm_max_tokens": (int, typer.Option(1024, help="profile 2: the longest answer asked for, in tokens")),
+    "llm_seconds": (float, typer.Option(120.0, help="profile 2: seconds the whole-proof phase may take per goal")),
+    "llm_calls": (Optional[int], typer.Option(None, help="profile 2: at most this many model calls in the run")),
+    "llm_tokens": (Optional[int], typer.Option(None, help="profile 2: at most this many tokens in the run")),
+    "llm_dollars": (Optional[float], typer.Option(None, help="profile 2: at most this much money in the run "
+                                                  "(prices: $AUTOPROVE_LLM_PRICES)")),
+}
+
+
+def with_llm_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` with LLM_OPTIONS added to its options; it receives them checked, as ProveOptions fields, in its
+    parameter `llm_settings` (exit 2 with one line when the profile is wrong or profile 2 has no usable model)."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "llm_settings"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=kind)
+             for name, (kind, opt) in LLM_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kw: Any) -> None:
+        given = {name: kw.pop(name) for name in LLM_OPTIONS}
+        _check_profile(kw["profile"])
+        _check_llm(kw["profile"], given["llm"], given["llm_base_url"])
+        renamed = {"llm_calls": "llm_run_calls", "llm_tokens": "llm_run_tokens", "llm_dollars": "llm_run_dollars"}
+        return command(*args, llm_settings={renamed.get(k, k): v for k, v in given.items()}, **kw)
+
+    del wrapper.__wrapped__  # typer reads the signature below, not the command's
+    wrapper.__signature__ = sig.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+    return wrapper
 
 
 def _imports(extra: Optional[list[str]], no_defaults: bool) -> tuple[str, ...]:
@@ -133,9 +179,6 @@ def _service_root(root: Path, cpu: float, profile: int) -> Path:
         err.print("[red]error:[/] --cpu must be between 0.1 and 1.0")
         raise typer.Exit(2)
     _check_profile(profile)
-    if profile >= 2:
-        err.print("[red]error:[/] profile 2 (a language model) is available in `prove` only so far")
-        raise typer.Exit(2)
     root = root.resolve()
     if not root.is_dir():
         err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
@@ -186,6 +229,7 @@ def _require_toolchain(backend: str) -> None:
 
 
 @app.command()
+@with_llm_options
 def prove(
     paths: list[Path] = typer.Argument(..., help="Coq/Lean files or project folders"),
     budget: float = typer.Option(60.0, help="search seconds per goal"),
@@ -211,29 +255,16 @@ def prove(
     fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
     strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open "
                                 "(Admitted/sorry) lemmas; by default they are accepted and labelled"),
-    llm: str = typer.Option("", "--llm", envvar="AUTOPROVE_LLM", help="profile 2: the language model, "
-                            "openai:<model> (any OpenAI-compatible server; $OPENAI_API_KEY) or anthropic:<model> "
-                            "($ANTHROPIC_API_KEY); the file's text is sent to it"),
-    llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", envvar="AUTOPROVE_LLM_BASE_URL",
-                                               help="profile 2: the server's URL, e.g. http://127.0.0.1:8080/v1"),
-    llm_rounds: int = typer.Option(3, help="profile 2: proposals per goal (the first and its repairs)"),
-    llm_timeout: float = typer.Option(60.0, help="profile 2: seconds one model call may take"),
-    llm_max_tokens: int = typer.Option(1024, help="profile 2: the longest answer asked for, in tokens"),
-    llm_seconds: float = typer.Option(120.0, help="profile 2: seconds the model's phase may take per goal"),
-    llm_calls: Optional[int] = typer.Option(None, help="profile 2: at most this many model calls in the run"),
-    llm_tokens: Optional[int] = typer.Option(None, help="profile 2: at most this many tokens in the run"),
-    llm_dollars: Optional[float] = typer.Option(None, help="profile 2: at most this much money in the run "
-                                                "(prices: $AUTOPROVE_LLM_PRICES)"),
     model: Optional[Path] = typer.Option(None, "--model", envvar="AUTOPROVE_MODEL", help="folder of a seq2seq "
                                          "tactic model converted with ctranslate2 (extra 'neural'): its tactics join "
                                          "the search"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
+    llm_settings: dict[str, Any] | None = None,
 ) -> None:
     """Find every open goal in PATHS, search for proofs, verify them, report (and with --write, patch files)."""
     _setup_logging(verbose)
     _check_backend(backend)
     _check_profile(profile)
-    _check_llm(profile, llm, llm_base_url)
     from .build import search_waves
     from .ledger import Ledger
     from .report import goal_table, progress_bar, prove_json, write_json
@@ -281,10 +312,7 @@ def prove(
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
-                            resume=not fresh, strict=strict, neural_model=neural_model, llm=llm,
-                            llm_base_url=llm_base_url, llm_rounds=llm_rounds, llm_seconds=llm_seconds,
-                            llm_timeout=llm_timeout, llm_max_tokens=llm_max_tokens,
-                            llm_run_calls=llm_calls, llm_run_tokens=llm_tokens, llm_run_dollars=llm_dollars)
+                            resume=not fresh, strict=strict, neural_model=neural_model, **(llm_settings or {}))
         learning = None
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}
@@ -438,12 +466,14 @@ def lsp(verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stde
 
 
 @app.command()
+@with_llm_options
 def serve(
     root: Path = typer.Argument(Path("."), help="the project folder"),
     budget: float = typer.Option(60.0, help="search seconds per goal"),
     cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
     profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
+    llm_settings: dict[str, Any] | None = None,
 ) -> None:
     """Search the project's goals in the background and answer the HTTP endpoint (for the Lean package's
     `auto_prove` tactic and `#sorries`, without an editor's language client). Stops on Ctrl-C."""
@@ -456,7 +486,9 @@ def serve(
     root = _service_root(root, cpu, profile)
     _guard()
     _graceful_termination()
-    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, profile=profile, library_seconds=0.0), root).start()
+    live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, profile=profile, library_seconds=0.0,
+                                      **(llm_settings or {})),
+                         root).start()
     endpoint = Endpoint(root, live).start()
     try:
         live.add_workspace_files(collect_files([root]))
@@ -472,6 +504,7 @@ def serve(
 
 
 @app.command()
+@with_llm_options
 def mcp(
     root: Path = typer.Argument(Path("."), help="the project folder"),
     budget: float = typer.Option(60.0, help="search seconds per goal"),
@@ -483,6 +516,7 @@ def mcp(
                               "server per project, shared by its clients (URL and token in .auto-prove/mcp.json)"),
     port: int = typer.Option(0, help="--http: the port (default: one the system picks)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="log to stderr at debug level"),
+    llm_settings: dict[str, Any] | None = None,
 ) -> None:
     """Serve the project's goals to a coding agent over the Model Context Protocol on stdin/stdout (list, read,
     try tactics, verify, apply, search); the goals are searched in the background meanwhile."""
@@ -496,7 +530,8 @@ def mcp(
     from .mcp_server import MCP_FILE, running_server, serve_http, serve_stdio
     from .scheduler import ProveOptions
 
-    options = ProveOptions(budget=budget, cpu=cpu, profile=profile, strict=strict, library_seconds=0.0)
+    options = ProveOptions(budget=budget, cpu=cpu, profile=profile, strict=strict, library_seconds=0.0,
+                           **(llm_settings or {}))
     if http:
         other = running_server(root)
         if other is not None:

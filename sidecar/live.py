@@ -439,6 +439,25 @@ class LiveWorkspace:
             self.scheduler.reprioritize(at.ticket, TIER_HERE * 1e9 - time.monotonic())
             return at
 
+    def search_again(self, path: Path, key: object, budget: float) -> TrackedGoal | None:
+        """Search the goal of `path` with this key again, for `budget` seconds, at the front of the queue (an agent's
+        `search` with a budget); None when the file no longer has it."""
+        with self._lock:
+            doc = self.docs.get(path)
+            i = next((i for i, tg in enumerate(doc.goals) if tg.goal.key == key), None) if doc is not None else None
+            if doc is None or i is None:
+                return None
+            old = doc.goals[i]
+            if old.ticket.state in ("queued", "running") and old.out.budget_s == budget:
+                new = old  # already waiting or running with this budget
+            else:
+                self.scheduler.withdraw(old.ticket)
+                new = doc.goals[i] = TrackedGoal(old.goal, self.scheduler.submit(
+                    old.goal, self._priority(doc, old.goal), source=old.ticket.source, budget=budget))
+            self._here = new.ticket
+            self.scheduler.reprioritize(new.ticket, TIER_HERE * 1e9 - time.monotonic())
+            return new
+
     @staticmethod
     def goal_at(doc: Document, line: int, column: int, nearest: bool = False) -> TrackedGoal | None:
         """The goal whose placeholder or statement covers (0-based line, column); with `nearest`, else the first
@@ -479,7 +498,8 @@ class LiveWorkspace:
     # -- settings ------------------------------------------------------------------------------------------------
 
     def configure(self, *, cpu: float | None = None, budget: float | None = None, enabled: bool | None = None,
-                  max_provers: int | None = None, strict: bool | None = None, profile: int | None = None) -> None:
+                  max_provers: int | None = None, strict: bool | None = None, profile: int | None = None,
+                  llm: dict[str, object] | None = None) -> None:
         """Apply changed settings to the running workspace (new budgets apply to searches not yet started; turning
         `strict` on searches again every goal whose proof stands on open lemmas)."""
         if strict is not None and strict != self.options.strict:
@@ -501,6 +521,9 @@ class LiveWorkspace:
         if profile is not None:  # searches started from now on
             self.options = replace(self.options, profile=profile)
             self.scheduler.options = replace(self.scheduler.options, profile=profile)
+        if llm:  # profile 2's model and caps (ProveOptions' llm_* fields), for searches started from now on
+            self.options = replace(self.options, **llm)  # type: ignore[arg-type]
+            self.scheduler.set_llm(**llm)
         if max_provers is not None:
             cap = max_provers or None  # 0: no cap beyond the CPU target
             self.options = replace(self.options, max_provers=cap)

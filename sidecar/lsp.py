@@ -5,7 +5,8 @@ hover with what the search knows, and — once a proof is verified — a preferr
 placeholder, as a versioned `TextDocumentEdit`. Commands: `autoProve.proveHere`, `autoProve.pause`,
 `autoProve.resume`, `autoProve.status`; notification `autoProve/status` for status bars. Settings (from
 `initializationOptions` or `workspace/didChangeConfiguration`, key `autoProve`): `cpuTarget`, `enabled`,
-`budgetSeconds`, `maxProvers`.
+`budgetSeconds`, `maxProvers`, `strict`, `profile`, and profile 2's `llm`, `llmBaseUrl`, `llmDollars`, `llmCalls`,
+`llmStepCalls`.
 
 Everything here is translation between LSP and the workspace: positions (LSP counts UTF-16 code units, goals
 count code points), throttling (at most one diagnostics message per document every 250 ms), and threads (the
@@ -329,11 +330,43 @@ class AutoProveServer(LanguageServer):
                 self.window_show_message(T.ShowMessageParams(
                     type=T.MessageType.Warning, message=f"auto-prove: ignoring autoProve.profile = {profile!r} "
                                                         f"(known: {', '.join(map(str, PROFILES))})"))
+        llm = self._llm_settings(s)
+        if llm:
+            kw["llm"] = llm
         if self.live is None:
-            self.options = replace(self.options, **{k: v for k, v in kw.items() if k != "enabled"})
+            self.options = replace(self.options, **{k: v for k, v in kw.items() if k not in ("enabled", "llm")},
+                                   **llm)
             self._initially_enabled = kw.get("enabled", True)
         else:
             self.live.configure(**kw)
+
+    def _llm_settings(self, s: dict[str, Any]) -> dict[str, Any]:
+        """Profile 2's model from `autoProve.llm` ("openai:<model>" | "anthropic:<model>"), `llmBaseUrl`, and the
+        caps `llmDollars`, `llmCalls`, `llmStepCalls` (the keys stay in the environment); a wrong one is said and
+        ignored."""
+        out: dict[str, Any] = {}
+        if "llm" in s:
+            spec = s.get("llm") or ""
+            base = s.get("llmBaseUrl") or None
+            try:
+                if spec:
+                    from .llm.providers import provider_from_spec
+
+                    provider_from_spec(str(spec), base_url=base)
+                out.update(llm=str(spec), llm_base_url=base)
+            except Exception as e:  # LLMError: the SDK missing, a wrong spec
+                self.window_show_message(T.ShowMessageParams(
+                    type=T.MessageType.Warning, message=f"auto-prove: ignoring autoProve.llm = {spec!r}: {e}"))
+        for key, field, kind in (("llmDollars", "llm_run_dollars", float), ("llmCalls", "llm_run_calls", int),
+                                 ("llmStepCalls", "llm_step_calls", int)):
+            v = s.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0:
+                out[field] = kind(v)
+            elif v is not None:
+                self.window_show_message(T.ShowMessageParams(
+                    type=T.MessageType.Warning, message=f"auto-prove: ignoring autoProve.{key} = {v!r} "
+                                                        f"(expected a number from 0)"))
+        return out
 
     # -- watching the workspace -------------------------------------------------------------------------------
 

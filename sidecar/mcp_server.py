@@ -76,9 +76,10 @@ def build_server(agent: "Agent") -> "MCPServer":
     def premises(id: str, query: str = "", limit: int = 20) -> dict[str, Any]:  # noqa: A002
         return agent.premises(id, query, limit)
 
-    @mcp.tool(description="Search these goals first in the background; returns a job for search_status.")
-    def search(ids: list[str]) -> dict[str, Any]:
-        return agent.search(ids)
+    @mcp.tool(description="Search these goals first in the background; returns a job for search_status. With "
+                          "budget (seconds), goals not proved are searched again for that long.")
+    def search(ids: list[str], budget: float | None = None) -> dict[str, Any]:
+        return agent.search(ids, budget)
 
     @mcp.tool(description="A search job's goals (proofs when found); cancel=true returns them to the usual order.")
     def search_status(job: str, cancel: bool = False) -> dict[str, Any]:

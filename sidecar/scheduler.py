@@ -29,7 +29,7 @@ from .strategies import SearchContext, strategy_for
 
 if TYPE_CHECKING:
     from .learn.service import Learning
-    from .llm.proposer import LLMProposer
+    from .llm.proposer import GoalContext, LLMProposer
 
 __all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "Ticket", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
 
@@ -83,6 +83,7 @@ class ProveOptions:
     llm_seconds: float = 120.0
     llm_timeout: float = 60.0  # seconds per call
     llm_max_tokens: int = 1024  # the longest answer asked for
+    llm_step_calls: int = 4  # states of one goal the model is asked next tactics for inside the search (0: none)
     llm_run_calls: int | None = None
     llm_run_tokens: int | None = None
     llm_run_dollars: float | None = None
@@ -110,6 +111,7 @@ class GoalOutcome:
     depends_on_open: tuple[str, ...] = ()  # the project's open lemmas the verified proof uses (empty: none)
     families: tuple[str, ...] = ()  # the candidate family of each step of the found proof ("memory", "closer", ...)
     phase: str = ""  # while searching: what the goal waits for before its search ("" once the search runs)
+    budget_s: float | None = None  # this goal's own search seconds (an agent's `search`); None: ProveOptions.budget
 
     @property
     def kind(self) -> str:
@@ -185,6 +187,8 @@ class Scheduler:
         self._warm: dict[str, tuple[float, Environment]] = {}  # backend:file -> (not before, what to preload)
         self._llm: "LLMProposer | None" = None  # profile 2's proposer (`_proposer`)
         self._llm_unusable = ""
+        self._llm_inflight = 0  # next-step calls whose answer is awaited (`close` lets them record their usage)
+        self._llm_quiet = threading.Condition()
         self._refused: dict[tuple[object, ...], str] = {}  # (goal, file, script, imports, strict) -> why it was refused
 
     # -- the batch API -----------------------------------------------------------------------------------------
@@ -233,6 +237,8 @@ class Scheduler:
         at once rather than waited for: a tactic in progress may have seconds left to run."""
         self.cancel()
         self.governor.stop()  # first: it resumes provers it had paused, so they can die promptly
+        with self._llm_quiet:  # a model call still answering is paid for: let it reach the ledger (briefly)
+            self._llm_quiet.wait_for(lambda: self._llm_inflight == 0, timeout=min(timeout, 10.0))
         if self.learning is not None and self._owns_learning:
             self.learning.close()  # the background harvest of libraries, if one runs
         with self._lock:
@@ -246,10 +252,11 @@ class Scheduler:
             t.join(timeout=timeout)
         self.governor.stop()
 
-    def submit(self, goal: Goal, priority: float, source: bytes | None = None) -> Ticket:
-        """Queue `goal` (found in `source`, default: the file on disk); the ticket carries its outcome. A
-        placeholder that is not a proposition is never queued: its ticket is done at once, status "skipped"."""
-        ticket = Ticket(goal, GoalOutcome(goal), priority, source=source)
+    def submit(self, goal: Goal, priority: float, source: bytes | None = None, budget: float | None = None) -> Ticket:
+        """Queue `goal` (found in `source`, default: the file on disk), searched for `budget` seconds (default the
+        options'); the ticket carries its outcome. A placeholder that is not a proposition is never queued: its
+        ticket is done at once, status "skipped"."""
+        ticket = Ticket(goal, GoalOutcome(goal, budget_s=budget), priority, source=source)
         if not goal.fillable:
             from .sorts import SKIP_MESSAGES
 
@@ -462,6 +469,7 @@ class Scheduler:
         out.status = "searching"
         self._emit("started", out)
         t0 = time.monotonic()
+        goal_seconds = self._budget(out)
         prover = self._prover_for(goal.backend, provers)
         if prover is None:  # the scheduler is closing
             out.status = "queued"
@@ -491,7 +499,7 @@ class Scheduler:
             return
         out.root_goal = root.goals[0].text() if root.goals else ""
         crashes0 = _crash_count(prover)  # a prover killed while idle restarts without the search seeing a crash
-        ctx = self._context(goal, prover, headers, root)
+        ctx = self._context(goal, prover, headers, root, goal_seconds)
         learning = self._learning() if self.options.profile >= 1 else None
         t_learn = time.monotonic()
         visibility = None
@@ -509,9 +517,9 @@ class Scheduler:
         if learning is not None and self.ledger is not None:
             ctx.extra["schedule"] = self._schedule(goal)
         t0 += time.monotonic() - t_learn  # harvesting what the goal may see is not part of its search budget
-        budget = SearchBudget(seconds=max(0.1, self.options.budget - (time.monotonic() - t0)),
+        budget = SearchBudget(seconds=max(0.1, goal_seconds - (time.monotonic() - t0)),
                               tactic_timeout=self.options.tactic_timeout,
-                              focus_seconds=min(FOCUS_MAX, FOCUS_SHARE * self.options.budget))
+                              focus_seconds=min(FOCUS_MAX, FOCUS_SHARE * goal_seconds))
 
         def on_attempt(strategy: str, tactic: str, outcome: str, seconds: float) -> None:
             if self.ledger is not None:
@@ -584,13 +592,17 @@ class Scheduler:
         from .learn.neural import with_neural  # the local neural generator: the strategy itself unless configured
 
         strat = with_neural(strat, self.options.neural_model, goal.backend)
-        budget = replace(budget, fallback_seconds=CLEAN_PROOF_SHARE * self.options.budget)
+        gctx = None
+        if self.options.profile >= 2 and self._proposer() is not None:
+            gctx = self._goal_context(goal, root, ctx, source)
+            strat = self._with_steps(strat, goal, gctx, goal_seconds)
+        budget = replace(budget, fallback_seconds=CLEAN_PROOF_SHARE * goal_seconds)
         first: SearchResult | None = None
         if ctx.extra.get("learned") is not None:  # profile 1: the memory alone first, for a short slice
             from .strategies.learned import LearnedFirst, first_slice
 
             first = Search(prover, LearnedFirst(goal.backend), ctx,
-                           replace(budget, seconds=min(budget.seconds, first_slice(self.options.budget))),
+                           replace(budget, seconds=min(budget.seconds, first_slice(goal_seconds))),
                            on_attempt=on_attempt, cancel=cancel, on_progress=on_progress, accept=accept).run(root)
             budget = replace(budget, seconds=max(0.1, budget.seconds - first.seconds))
         # a proof standing on open lemmas (a fallback) found by the memory still lets the merged search look for a
@@ -608,7 +620,8 @@ class Scheduler:
                 result.attempts += first.attempts
                 result.strategies.update(first.strategies)
         if self.options.profile >= 2 and result.status in ("exhausted", "timeout") and not cancel.is_set():
-            result = self._llm_phase(goal, prover, root, ctx, accept, source, cancel, result, strat, budget)
+            result = self._llm_phase(goal, prover, root, ctx, gctx, accept, cancel, result, strat, budget,
+                                     goal_seconds)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:
@@ -632,6 +645,17 @@ class Scheduler:
                 _one_line(why[c]) + (f" (×{k})" if k > 1 else "") for c, k in refusals.most_common())
         out.seconds = time.monotonic() - t0
 
+    def set_llm(self, **fields: object) -> None:
+        """New profile-2 settings (ProveOptions' llm_* fields): the next goal makes its model afresh (the run's caps
+        start again)."""
+        with self._lock:
+            self.options = replace(self.options, **fields)  # type: ignore[arg-type]
+            self._llm, self._llm_unusable = None, ""
+
+    def _budget(self, out: GoalOutcome) -> float:
+        """The goal's search seconds: its own (an agent's `search`) or the options'."""
+        return out.budget_s if out.budget_s is not None else self.options.budget
+
     def _proposer(self) -> "LLMProposer | None":
         """Profile 2's language model, made once per scheduler (its run budget is shared by every goal); None, said
         once, when it cannot be used."""
@@ -652,29 +676,81 @@ class Scheduler:
                     log.warning("no language model: %s; searching without it", e)
             return self._llm
 
-    def _llm_phase(self, goal: Goal, prover: Prover, root: ProofState, ctx: SearchContext,
-                   accept: Callable[[tuple[str, ...]], object], source: bytes | None, cancel: threading.Event,
-                   result: SearchResult, strategy: object, budget: SearchBudget) -> SearchResult:
+    def _goal_context(self, goal: Goal, root: ProofState, ctx: SearchContext, source: bytes | None) -> "GoalContext":
+        """What the model's prompts show of `goal`: its statement and state, the file before it, proofs of similar
+        lemmas (profile 1's memory), ranked premises."""
+        from .llm.proposer import GoalContext
+
+        data = source if source is not None else goal.file.read_bytes()
+        examples: list[tuple[str, str]] = []
+        view = ctx.extra.get("learned")
+        if view is not None:
+            try:
+                examples = [("(a similar lemma)", " ".join(f"{t}." for t in script))
+                            for script, _ in view.reuse()[:3]]  # type: ignore[attr-defined]
+            except Exception:  # the prompt goes on without them
+                log.debug("no similar proofs for the prompt", exc_info=True)
+        premises: list[str] = []
+        finder = ctx.extra.get("premises")
+        if callable(finder):
+            try:
+                premises = list(finder(root))
+            except Exception:
+                log.debug("no premises for the prompt", exc_info=True)
+        return GoalContext(goal.backend, goal.statement, _shown(root),
+                           before=data[:goal.statement_start].decode("utf-8", "replace"),
+                           examples=tuple(examples), premises=tuple(premises))
+
+    def _with_steps(self, strategy: object, goal: Goal, gctx: "GoalContext", seconds: float) -> object:
+        """`strategy` with the model's next tactics merged in (llm/steps.py); each call's usage goes to the ledger."""
+        from .llm.proposer import Budget
+        from .llm.steps import LLMSteps
+
+        proposer = self._proposer()
+        if proposer is None or self.options.llm_step_calls <= 0:
+            return strategy
+        caps = Budget(calls=self.options.llm_step_calls)
+
+        def ask(state: ProofState) -> list[tuple[str, ...]]:
+            with self._llm_quiet:
+                self._llm_inflight += 1
+            try:
+                got = proposer.next_steps(gctx, _shown(state), state.path, caps=caps,
+                                          timeout=min(self.options.llm_timeout, max(5.0, seconds / 4)))
+                if self.ledger is not None:
+                    try:
+                        self.ledger.record_llm_call(goal.key.digest, proposer.provider.name, got.usage)
+                    except LedgerError as e:
+                        self._warn_ledger(e)
+                return got.steps
+            finally:
+                with self._llm_quiet:
+                    self._llm_inflight -= 1
+                    self._llm_quiet.notify_all()
+
+        return LLMSteps(strategy, ask, calls=self.options.llm_step_calls,
+                        wait=max(1.0, 2.0 * self.options.tactic_timeout))
+
+    def _llm_phase(self, goal: Goal, prover: Prover, root: ProofState, ctx: SearchContext, gctx: "GoalContext | None",
+                   accept: Callable[[tuple[str, ...]], object], cancel: threading.Event,
+                   result: SearchResult, strategy: object, budget: SearchBudget, seconds: float) -> SearchResult:
         """Profile 2, once the search ended without a proof: the language model's whole proofs with repair rounds
         (llm/proposer.py). A proposal may be a sketch (Coq): each sentence `admit.` is a hole that a short focused
         search (the same strategy) must close, leaving the other goals as they were; the holes' tactics take their
         places. A script counts only when it finishes in the prover and `accept` (the same independent verification
         as every other) takes the whole of it. Every call's usage goes to the ledger."""
-        from .llm.proposer import SKETCH_HOLES, Feedback, GoalContext
+        from .llm.proposer import SKETCH_HOLES, Feedback
 
         proposer = self._proposer()
         if proposer is None:
             return result
         step_timeout = max(self.options.tactic_timeout, 10.0)
-        hole_seconds = min(10.0, max(2.0, self.options.budget / 6))
-
-        def shown(state: ProofState) -> str:
-            return "\n\n".join(g.text() for g in state.goals)
+        hole_seconds = min(10.0, max(2.0, seconds / 6))
 
         def fill(state: ProofState) -> tuple[ProofState, list[str]] | None:
             """Close the first goal of `state` alone with a focused search: the state after it and its tactics."""
-            sub = Search(prover, strategy, ctx, replace(budget, seconds=hole_seconds, fallback_seconds=0.0,
-                                                        max_depth=len(state.path) + budget.focus_depth),
+            sub = Search(prover, strategy, ctx, replace(  # type: ignore[arg-type]
+                budget, seconds=hole_seconds, fallback_seconds=0.0, max_depth=len(state.path) + budget.focus_depth),
                          cancel=cancel, goal_closed=first_goal_closed(state), focus_levels=0).run(state)
             if sub.status != "proved" or sub.best is None or not sub.trace:
                 return None
@@ -699,38 +775,21 @@ class Scheduler:
                 try:
                     r = prover.run(state, s, step_timeout)
                 except ProverError as e:
-                    return Feedback(False, error=f"the prover failed: {e}", sentence=s, goal_at_error=shown(state))
+                    return Feedback(False, error=f"the prover failed: {e}", sentence=s, goal_at_error=_shown(state))
                 if r.outcome in ("failed", "timeout") or r.state is None:
                     why = r.message.strip() or f"no answer within {step_timeout:g} s"
-                    return Feedback(False, error=why, sentence=s, goal_at_error=shown(state))
+                    return Feedback(False, error=why, sentence=s, goal_at_error=_shown(state))
                 state = r.state
                 done.append(s)
             if not state.finished:
-                return Feedback(False, error="the script ends with goals left", remaining=shown(state))
+                return Feedback(False, error="the script ends with goals left", remaining=_shown(state))
             if accept(tuple(done)) in (True, "fallback"):
                 return Feedback(True, script=tuple(done))
             return Feedback(False, error="the prover accepted it, but the independent check of the whole file (the "
                                          "statement unchanged, nothing admitted, no new axiom) refused it")
 
-        data = source if source is not None else goal.file.read_bytes()
-        examples: list[tuple[str, str]] = []
-        view = ctx.extra.get("learned")
-        if view is not None:
-            try:
-                examples = [("(a similar lemma)", " ".join(f"{t}." for t in script))
-                            for script, _ in view.reuse()[:3]]  # type: ignore[attr-defined]
-            except Exception:  # the prompt goes on without them
-                log.debug("no similar proofs for the prompt", exc_info=True)
-        premises: list[str] = []
-        finder = ctx.extra.get("premises")
-        if callable(finder):
-            try:
-                premises = list(finder(root))
-            except Exception:
-                log.debug("no premises for the prompt", exc_info=True)
-        gctx = GoalContext(goal.backend, goal.statement, shown(root),
-                           before=data[:goal.statement_start].decode("utf-8", "replace"),
-                           examples=tuple(examples), premises=tuple(premises))
+        if gctx is None:
+            return result
         report = proposer.prove(gctx, check, deadline=time.monotonic() + self.options.llm_seconds)
         if self.ledger is not None:
             for row in report.usage:
@@ -848,7 +907,8 @@ class Scheduler:
             return []
         return list(self.options.imports) + ([HAMMER_HEADER] if self.options.hammer else [])
 
-    def _context(self, goal: Goal, prover: Prover, headers: list[str], root: ProofState) -> SearchContext:
+    def _context(self, goal: Goal, prover: Prover, headers: list[str], root: ProofState,
+                 seconds: float) -> SearchContext:
         from .strategies.coq import CoqPremises, environment_of
 
         if goal.backend == "lean":
@@ -883,8 +943,8 @@ class Scheduler:
                              tactic_timeout=self.options.tactic_timeout,
                              extra={"ltacs": ltacs, "lemma": goal.lemma, "foreign": foreign,
                                     "premises": CoqPremises(prover, exclude=goal.lemma, outside=sorted(foreign)),
-                                    "hammer_timeout": max(20.0, 0.5 * self.options.budget),
-                                    "hammer_delay": 0.2 * self.options.budget})
+                                    "hammer_timeout": max(20.0, 0.5 * seconds),
+                                    "hammer_delay": 0.2 * seconds})
 
     def foreign_libraries(self, goal: Goal, prover: Prover, root: ProofState) -> frozenset[str]:
         """Libraries the session has only because of the added imports: a proof may use their tactics but must
@@ -949,7 +1009,7 @@ class Scheduler:
             out.depends_on_open = rec.depends_on_open
             out.seconds, out.attempts, out.strategy, out.from_ledger = rec.seconds, rec.attempts, rec.strategy, True
             return True
-        if rec.status in ("exhausted", "timeout") and rec.budget_s >= self.options.budget \
+        if rec.status in ("exhausted", "timeout") and rec.budget_s >= self._budget(out) \
                 and rec.deps_digest == goal.deps_digest:  # not after a project file it loads changed
             out.status, out.seconds, out.attempts, out.from_ledger = rec.status, rec.seconds, rec.attempts, True
             out.message = rec.message
@@ -992,7 +1052,7 @@ class Scheduler:
         g = out.goal
         rec = GoalRecord(
             key=g.key.digest, file=str(g.file), lemma=g.lemma, line=g.line, kind=out.kind, status=out.status,
-            proof=out.replacement if out.verified else None, budget_s=self.options.budget, seconds=out.seconds,
+            proof=out.replacement if out.verified else None, budget_s=self._budget(out), seconds=out.seconds,
             attempts=out.attempts, verified=out.verified, file_digest=g.file_digest,
             message=out.message, strategy=out.strategy, header=out.header, depends_on_open=out.depends_on_open,
             deps_digest=g.deps_digest,
@@ -1021,6 +1081,11 @@ def refusal_class(reason: str) -> str:
     """What kind of refusal `reason` is, for counting and logging once per kind: the first words of its first reason
     (e.g. "uses the admitted lemma A" and "… lemma B" are one kind, "the proof fails: …" another)."""
     return " ".join(_one_line(reason).split(";")[0].split()[:4])
+
+
+def _shown(state: ProofState) -> str:
+    """A state's goals as the prover prints them, for a model's prompt."""
+    return "\n\n".join(g.text() for g in state.goals)
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -3,8 +3,9 @@ Completions API (`POST /v1/chat/completions`) and the Anthropic Messages API (`P
 from a script instead of a model (the stand-in for paid APIs: no key, no network).
 
 Each script step is one of: a text answer (`"```coq\\nauto.\\n```"`), an HTTP status to fail with (`429`, `500`),
-`"garbage"` (a body that is not JSON), or `("sleep", seconds, step)`. Past the end of the script the last step
-repeats. Every request's JSON body is kept in `requests`.
+`"garbage"` (a body that is not JSON), `("sleep", seconds, step)`, or a function of the request's JSON body giving
+a step (to answer by what is asked). Past the end of the script the last step repeats. Every request's JSON body is
+kept in `requests`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class ScriptedLLM:
             out.append("\n".join(texts))
         return out
 
+    def systems(self) -> list[str]:
+        """The system prompt of each request (both APIs), in order."""
+        return [system_prompt(body) for body in self.requests]
+
     def __enter__(self) -> "ScriptedLLM":
         owner = self
 
@@ -60,6 +65,8 @@ class ScriptedLLM:
                     owner.requests.append(body)
                     k = len(owner.requests) - 1
                     step = owner.script[min(k, len(owner.script) - 1)]
+                if callable(step):
+                    step = step(body)
                 while isinstance(step, tuple) and step[0] == "sleep":
                     time.sleep(step[1])
                     step = step[2]
@@ -103,3 +110,18 @@ class ScriptedLLM:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def system_prompt(body: dict[str, Any]) -> str:
+    """A request's system prompt: Anthropic's `system` (a string or blocks), or OpenAI's first `system` message."""
+    system = body.get("system")
+    if system is None:
+        system = next((m.get("content") for m in body.get("messages", []) if m.get("role") == "system"), "")
+    if isinstance(system, list):
+        return "\n".join(b.get("text", "") for b in system)
+    return str(system or "")
+
+
+def asks_steps(body: dict[str, Any]) -> bool:
+    """Whether a request asks for next tactics inside the search (else for a whole proof)."""
+    return "next tactics" in system_prompt(body)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_server import ScriptedLLM
-from sidecar.llm.proposer import Budget, Feedback, GoalContext, LLMProposer, Prices, extract_script
+from llm_server import ScriptedLLM, asks_steps
+from sidecar.llm.proposer import Budget, Feedback, GoalContext, LLMProposer, Prices, extract_script, extract_steps
 from sidecar.llm.providers import Completion, LLMError, provider_from_spec
 
 needs_coq = pytest.mark.skipif(shutil.which("coqidetop.opt") is None, reason="coqidetop.opt not installed")
@@ -116,7 +116,7 @@ def test_profile_2_repairs_a_wrong_proof_and_writes_the_verified_one(tmp_path: P
         url = srv.url if api == "openai" else srv.anthropic_url
         env = {"ANTHROPIC_API_KEY": "test-key"} if api == "anthropic" else {}
         run = run_cli("prove", f, "--profile", "2", "--llm", f"{api}:scripted", "--llm-base-url", url, "--budget", "3",
-                      "--write", "--json", tmp_path / "r.json", env=env, timeout=300)
+                      "--llm-step-calls", "0", "--write", "--json", tmp_path / "r.json", env=env, timeout=300)
         prompts = srv.prompts()
     (row,) = read_json(tmp_path / "r.json")["goals"]
     assert row["status"] == "proved" and row["verified"] and row["strategy"] == "llm", run
@@ -144,7 +144,8 @@ def test_profile_2_without_a_model_or_with_one_that_is_down(tmp_path: Path) -> N
     none = run_cli("prove", f, "--profile", "2")
     assert none.returncode == 2 and "--llm" in none.stderr
     down = run_cli("prove", f, "--profile", "2", "--llm", "openai:x", "--llm-base-url", "http://127.0.0.1:9/v1",
-                   "--llm-timeout", "2", "--budget", "2", "--json", tmp_path / "r.json", timeout=300)
+                   "--llm-timeout", "2", "--llm-step-calls", "0", "--budget", "2", "--json", tmp_path / "r.json",
+                   timeout=300)
     (row,) = read_json(tmp_path / "r.json")["goals"]
     assert down.returncode == 0 and row["status"] in ("exhausted", "timeout"), down
     assert "Admitted." in f.read_text()
@@ -190,8 +191,8 @@ def test_profile_2_plumbing_with_a_real_local_model(tmp_path: Path, local_model:
     f = tmp_path / "W.v"
     f.write_text(WITNESS)
     run = run_cli("prove", f, "--profile", "2", "--llm", "openai:smollm2", "--llm-base-url", local_model,
-                  "--llm-rounds", "2", "--llm-max-tokens", "96", "--budget", "2", "--write", "--json",
-                  tmp_path / "r.json", timeout=400)
+                  "--llm-rounds", "2", "--llm-max-tokens", "96", "--llm-step-calls", "1", "--budget", "2", "--write",
+                  "--json", tmp_path / "r.json", timeout=400)
     (row,) = read_json(tmp_path / "r.json")["goals"]
     assert run.returncode == 0, run
     text = f.read_text()
@@ -201,7 +202,8 @@ def test_profile_2_plumbing_with_a_real_local_model(tmp_path: Path, local_model:
         assert text == WITNESS
     db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
     rows = db.execute("SELECT provider, outcome, input_tokens, output_tokens FROM llm_calls").fetchall()
-    assert 1 <= len(rows) <= 2 and all(r[0] == "openai:smollm2" and r[2] > 50 and r[3] > 0 for r in rows), rows
+    answered = [r for r in rows if not r[1].startswith("steps ") or r[1].split()[1].isdigit()]
+    assert 1 <= len(rows) <= 3 and all(r[0] == "openai:smollm2" and r[2] > 50 and r[3] > 0 for r in answered), rows
 
 
 @needs_coq
@@ -219,7 +221,7 @@ def test_a_sketchs_holes_are_filled_by_the_search_and_the_whole_is_verified(tmp_
     good = "```coq\nexists 7. split.\n- admit.\n- admit.\n```"
     with ScriptedLLM([bad, good]) as srv:
         run = run_cli("prove", f, "--profile", "2", "--llm", "openai:scripted", "--llm-base-url", srv.url,
-                      "--budget", "3", "--write", "--json", tmp_path / "r.json", timeout=300)
+                      "--llm-step-calls", "0", "--budget", "3", "--write", "--json", tmp_path / "r.json", timeout=300)
         prompts = srv.prompts()
         system = srv.requests[0]["messages"][0]["content"]
     (row,) = read_json(tmp_path / "r.json")["goals"]
@@ -229,3 +231,106 @@ def test_a_sketchs_holes_are_filled_by_the_search_and_the_whole_is_verified(tmp_
     subprocess.run(["coqc", "W.v"], cwd=tmp_path, check=True, capture_output=True, timeout=120)
     assert "`admit.`" in system  # sketches are invited
     assert len(prompts) == 2 and "could not close this hole" in prompts[1] and "sq 6 = 49" in prompts[1]
+
+
+# a witness no hand-written candidate guesses; the model's next tactic gives it, the search finishes
+BIG = "Lemma big : exists n : nat, n * 3 = 37035.\nProof.\nAdmitted.\n"
+
+
+def test_a_next_steps_answer_becomes_candidates() -> None:
+    answer = "Try these:\n```coq\n1. exists 12345.\n- exists 1. lia.\nadmit.\nexists 12345.\nQed.\n```"
+    assert extract_steps(answer, "coq", 6) == [("exists 12345",), ("exists 1", "lia")]
+    assert extract_steps("```lean\nsimp\nby omega\nsorry\n```", "lean", 1) == [("simp",)]
+
+
+@needs_coq
+def test_the_models_next_tactics_join_the_search(tmp_path: Path) -> None:
+    """Profile 2 inside the search: the model is asked for next tactics on the states the search expands, while it
+    goes on with its own; its `exists 12345.` is tried like any candidate and the search finishes the proof, which
+    is verified and written (the whole-proof phase never runs). The prompt shows the state and the tactics so far;
+    each call is in the ledger; at most --llm-step-calls states are asked."""
+    import subprocess
+
+    from conftest import read_json, run_cli
+
+    f = tmp_path / "B.v"
+    f.write_text(BIG)
+
+    def answer(body: dict) -> object:
+        if asks_steps(body):
+            return ("sleep", 0.5, "```coq\nexists 12345.\nexists 7.\n```")  # a model that takes its time
+        return "```coq\nexact I.\n```"
+
+    with ScriptedLLM([answer]) as srv:
+        run = run_cli("prove", f, "--profile", "2", "--llm", "openai:scripted", "--llm-base-url", srv.url,
+                      "--llm-step-calls", "2", "--budget", "20", "--write", "--json", tmp_path / "r.json",
+                      timeout=300)
+        kinds = [asks_steps(b) for b in srv.requests]
+        prompts = srv.prompts()
+    (row,) = read_json(tmp_path / "r.json")["goals"]
+    assert row["status"] == "proved" and row["verified"] and "llm-step" in row["families"], (run, row)
+    assert "exists 12345" in f.read_text() and "Admitted" not in f.read_text()
+    subprocess.run(["coqc", "B.v"], cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    assert kinds and all(kinds) and len(kinds) <= 2, kinds  # only next-step calls, within the cap
+    assert "37035" in prompts[0] and "The goals now" in prompts[0]
+    db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
+    outcomes = [r[0] for r in db.execute("SELECT outcome FROM llm_calls")]
+    assert outcomes and all(o == "steps 2" for o in outcomes), outcomes
+
+
+def test_next_tactics_never_hold_the_search_up() -> None:
+    """The model is asked when a state is expanded (its second draw) and answers in its own thread: the state's own
+    candidates flow meanwhile, the model's join as soon as they arrive (each tactic once), and only `calls` states
+    of a goal are asked. A state whose candidates run out waits at most `wait` seconds for the answer."""
+    import threading
+
+    from sidecar.llm.steps import STEP_FAMILY, LLMSteps
+    from sidecar.provers.base import ProofState
+    from sidecar.strategies import Candidate, SearchContext
+
+    class Inner:
+        def candidates(self, state: ProofState, ctx: SearchContext, depth: int):  # type: ignore[no-untyped-def]
+            for i in range(5):
+                yield Candidate(f"t{i}", "closer", 1.0 + i, 1.0)
+
+    release = threading.Event()
+    asked: list[tuple[str, ...]] = []
+
+    def ask(state: ProofState) -> list[tuple[str, ...]]:
+        asked.append(state.path)
+        release.wait(10)
+        return [("exists 3",), ("t1",), ("intros", "lia")]
+
+    steps = LLMSteps(Inner(), ask, calls=1, wait=0.3)
+    ctx = SearchContext(tactic_timeout=0.5)
+    it = steps.candidates(ProofState(("a",), ()), ctx, 1)
+    t0 = time.monotonic()
+    first = [next(it).tactic for _ in range(3)]
+    assert first == ["t0", "t1", "t2"] and time.monotonic() - t0 < 1.0 and asked == [("a",)]
+    release.set()
+    time.sleep(0.2)
+    rest = list(it)
+    assert [c.tactic for c in rest] == ["exists 3", "intros", "t3", "t4"], rest
+    assert rest[0].strategy == STEP_FAMILY and rest[1].then == ("lia",) and rest[0].cost < rest[2].cost
+    other = [c.tactic for c in steps.candidates(ProofState(("b",), ()), ctx, 1)]  # past the cap: not asked
+    assert other == [f"t{i}" for i in range(5)] and len(asked) == 1
+
+    slow = LLMSteps(Inner(), lambda s: time.sleep(5) or [("late",)], calls=3, wait=0.3)
+    t0 = time.monotonic()
+    assert [c.tactic for c in slow.candidates(ProofState((), ()), ctx, 0)] == [f"t{i}" for i in range(5)]
+    assert time.monotonic() - t0 < 2.0  # gave the late answer up
+
+
+def test_next_steps_calls_keep_to_their_caps_and_say_why_none_came() -> None:
+    goal = GoalContext("coq", "Lemma l : True.", "====\nTrue", before="Require Import Arith.")
+    many = "```coq\n" + "\n".join(f"exact t{i}." for i in range(40)) + "\n```"
+    with ScriptedLLM([many, "garbage"]) as srv:
+        proposer = LLMProposer(provider_from_spec("openai:scripted", base_url=srv.url))
+        caps = Budget(calls=2)
+        r = proposer.next_steps(goal, "====\nTrue", ("intros",), k=6, caps=caps)
+        assert len(r.steps) == 6 and r.usage["outcome"] == "steps 6" and r.usage["input_tokens"] == 100
+        assert "intros." in srv.prompts()[0] and "Require Import Arith." in srv.prompts()[0]
+        bad = proposer.next_steps(goal, "====\nTrue", (), caps=caps)
+        assert bad.steps == [] and bad.usage["outcome"] == "steps malformed"
+        capped = proposer.next_steps(goal, "====\nTrue", (), caps=caps)
+        assert capped.steps == [] and capped.usage["outcome"] == "steps budget" and len(srv.requests) == 2

@@ -4,6 +4,7 @@ LSP client (pytest-lsp), with real Coq behind it. Edits a copy of a small Coq fi
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -464,3 +465,32 @@ def test_the_editor_learns_by_default_and_no_goal_waits_for_a_library(tmp_path: 
     time.sleep(1.0)
     left = tagged_cmdlines(tag)
     assert not left, left
+
+
+def test_profile_2_in_the_editor_settings(tmp_path: Path) -> None:
+    """`autoProve.profile = 2` with `autoProve.llm`: the model (a scripted server) is asked for next tactics and the
+    proof it leads to is offered once verified; a model setting that cannot be used is said and ignored."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from llm_server import ScriptedLLM, asks_steps
+    from lspclient import Client
+
+    f = tmp_path / "Big.v"
+    text = "Lemma big : exists n : nat, n * 3 = 37035.\nProof.\nAdmitted.\n"
+    f.write_text(text)
+    with ScriptedLLM([lambda body: "```coq\nexists 12345.\n```" if asks_steps(body) else "```coq\nexact I.\n```"]
+                     ) as srv:
+        c = Client(tmp_path, settings(profile=2, llm="openai:scripted", llmBaseUrl=srv.url, llmCalls=10))
+        try:
+            _, diags = c.wait_diagnostics(f.as_uri(), lambda d: d.get("code") == "proved", 120, c.open(f, text))
+            (d,) = [d for d in diags if d.get("code") == "proved"]
+            actions = c.request("textDocument/codeAction", {
+                "textDocument": {"uri": f.as_uri()}, "range": d["range"], "context": {"diagnostics": [d]}})
+            c.notify("workspace/didChangeConfiguration", {"settings": settings(llm="nonsense")})
+            _, warned = c.wait(lambda m: m.get("method") == "window/showMessage"
+                               and "autoProve.llm" in m["params"]["message"], 30)
+        finally:
+            c.close()
+        assert srv.requests and all(asks_steps(b) for b in srv.requests) and len(srv.requests) <= 10
+    edit = json.dumps(actions)
+    assert "exists 12345" in edit, actions
+    assert "nonsense" in warned["params"]["message"]

@@ -195,6 +195,61 @@ def test_search_jobs_report_verified_proofs(tmp_path: Path) -> None:
     run_agent(root, session)
 
 
+@needs_coq
+def test_a_search_with_a_budget_searches_an_ended_goal_again(tmp_path: Path) -> None:
+    """A goal that ended without a proof at the server's budget is searched again when an agent gives a bigger one
+    (and recorded at that budget); a budget that is not a number of seconds is refused."""
+    import sqlite3
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "H.v").write_text("Lemma hard : forall n : nat, n = S n.\nProof.\nAdmitted.\n")
+
+    async def session(client: Client) -> None:
+        first = await call(client, "search", ids=["H.v:hard"])
+        ended = await until(client, "search_status", lambda r: r["done"], 60, job=first["job"])
+        assert ended["goals"]["H.v:hard"]["search"] in ("exhausted", "timeout"), ended
+        for bad in (0.1, 10 ** 6):
+            refused = await call(client, "search", ids=["H.v:hard"], budget=bad)
+            assert refused["status"] == "error" and "budget" in refused["reason"], refused
+        typed = await client.call_tool("search", {"ids": ["H.v:hard"], "budget": "long"})  # the SDK's own check
+        assert typed.is_error and "budget" in str(typed.content)
+        again = await call(client, "search", ids=["H.v:hard"], budget=4)
+        assert again["goals"]["H.v:hard"]["search"] in ("queued", "searching"), again
+        done = await until(client, "search_status", lambda r: r["done"], 60, job=again["job"])
+        assert done["goals"]["H.v:hard"]["search"] in ("exhausted", "timeout"), done
+
+    run_agent(root, session, "--budget", "2")
+    db = sqlite3.connect(root / ".auto-prove" / "ledger.sqlite")
+    assert [r[0] for r in db.execute("SELECT budget_s FROM goals")] == [4.0]
+
+
+@needs_coq
+def test_profile_2_serves_the_models_proofs_verified(tmp_path: Path) -> None:
+    """`auto-prove mcp --profile 2 --llm ...`: the background search asks the model (a scripted server) for next
+    tactics; the proof it leads to is verified before the agent sees it, labelled with the model's family."""
+    from llm_server import ScriptedLLM, asks_steps
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "B.v").write_text("Lemma big : exists n : nat, n * 3 = 37035.\nProof.\nAdmitted.\n")
+
+    async def session(client: Client) -> None:
+        job = await call(client, "search", ids=["B.v:big"])
+        done = await until(client, "search_status", lambda r: r["done"], 120, job=job["job"])
+        assert done["goals"]["B.v:big"]["search"] == "proved", done
+        (known,) = (await call(client, "proofs", id="B.v:big"))["proofs"]
+        assert "exists 12345" in known["proof"] and "llm-step" in known["families"], known
+        status = await call(client, "status")
+        assert status["status"] == "ok"
+
+    with ScriptedLLM([lambda body: "```coq\nexists 12345.\n```" if asks_steps(body) else "```coq\nexact I.\n```"]
+                     ) as srv:
+        run_agent(root, session, "--profile", "2", "--llm", "openai:scripted", "--llm-base-url", srv.url,
+                  "--budget", "20")
+        assert srv.requests and all(asks_steps(b) for b in srv.requests)
+
+
 def test_the_tool_descriptions_stay_short() -> None:
     """Every agent turn pays for the tool listing: it stays small (lean-lsp-mcp's users report 100k tokens)."""
     from sidecar.agent import Agent

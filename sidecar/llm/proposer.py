@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 
 from .providers import Completion, LLMError, Provider
 
-__all__ = ["Budget", "Feedback", "GoalContext", "LLMProposer", "Prices", "ProposalReport", "extract_script"]
+__all__ = ["Budget", "Feedback", "GoalContext", "LLMProposer", "Prices", "ProposalReport", "StepsReport",
+           "extract_script", "extract_steps"]
 
 DEFAULT_ROUNDS = 3  # the first proposal and two repairs: rounds beyond 2-3 rarely pay (Goedel-Prover-V2, Kimina)
 BEFORE_CHARS = 12_000  # text of the file before the goal kept in the prompt (its end: the nearest definitions)
@@ -125,6 +126,14 @@ class ProposalReport:
     usage: list[dict[str, object]] = field(default_factory=list)  # one row per call (the ledger's)
 
 
+@dataclass
+class StepsReport:
+    """One call for next tactics: the steps (each a tactic and the sentences run after it) and the call's usage."""
+
+    steps: list[tuple[str, ...]] = field(default_factory=list)
+    usage: dict[str, object] = field(default_factory=dict)  # the ledger's row (its "outcome" says why none came)
+
+
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.S)
 _HOLES = re.compile(r"(?<![\w'.])(admit|Admitted|sorry|give_up)(?![\w'])")
 SKETCH_HOLES = ("admit", "give_up")  # a sketch's hole: a whole sentence the search is asked to fill (Coq)
@@ -185,6 +194,7 @@ class LLMProposer:
             except LLMError as e:
                 report.stopped = e.reason
                 report.usage.append({"outcome": e.reason, "message": str(e)[:300]})
+                _count_failed(e, budget, self.run_budget)
                 break
             dollars = self.prices.cost(self.provider.name, c)
             budget.spend(c, dollars)
@@ -194,10 +204,7 @@ class LLMProposer:
             report.input_tokens += c.input_tokens
             report.output_tokens += c.output_tokens
             report.dollars += dollars
-            row: dict[str, object] = {"input_tokens": c.input_tokens, "output_tokens": c.output_tokens,
-                                      "cache_read_tokens": c.cache_read_tokens,
-                                      "cache_write_tokens": c.cache_write_tokens, "dollars": round(dollars, 6),
-                                      "seconds": round(c.seconds, 3)}
+            row = _call_row(c, dollars)
             report.usage.append(row)
             script = extract_script(c.text, goal.backend)
             if script is None:
@@ -225,6 +232,71 @@ class LLMProposer:
             report.stopped = "rounds"
         return report
 
+    def next_steps(self, goal: GoalContext, state: str, done: Sequence[str], k: int = 6,
+                   caps: Budget | None = None, timeout: float | None = None) -> StepsReport:
+        """One call for up to `k` next tactics on a proof in progress (`done` the tactics so far, `state` the goals
+        they leave), within the run's budget and `caps` (the goal's). A failed call gives no steps and says why in
+        its row's outcome; nothing here is run or trusted."""
+        out = StepsReport()
+        try:
+            for b in (caps, self.run_budget):
+                if b is not None:
+                    b.check()
+            c = self.provider.complete(_steps_system(goal.backend, k), _prefix(goal),
+                                       _steps_prompt(goal, state, done, k),
+                                       max_tokens=min(self.max_tokens, 64 * k), timeout=timeout)
+        except LLMError as e:
+            out.usage = {"outcome": f"steps {e.reason}", "message": str(e)[:300]}
+            _count_failed(e, caps, self.run_budget)
+            return out
+        dollars = self.prices.cost(self.provider.name, c)
+        for b in (caps, self.run_budget):
+            if b is not None:
+                b.spend(c, dollars)
+        out.steps = extract_steps(c.text, goal.backend, k)
+        out.usage = {**_call_row(c, dollars), "outcome": f"steps {len(out.steps)}"}
+        return out
+
+
+def _count_failed(e: LLMError, *budgets: Budget | None) -> None:
+    """A call that was sent and failed still counts against the call caps (its tokens are unknown: none counted)."""
+    if e.reason in ("budget", "unavailable"):
+        return  # refused before anything was sent
+    for b in budgets:
+        if b is not None:
+            b.spend(Completion(""), 0.0)
+
+
+def _call_row(c: Completion, dollars: float) -> dict[str, object]:
+    return {"input_tokens": c.input_tokens, "output_tokens": c.output_tokens,
+            "cache_read_tokens": c.cache_read_tokens, "cache_write_tokens": c.cache_write_tokens,
+            "dollars": round(dollars, 6), "seconds": round(c.seconds, 3)}
+
+
+def extract_steps(text: str, backend: str, k: int) -> list[tuple[str, ...]]:
+    """A next-steps answer's tactics: each line of the last fenced block (else of the whole text) is one step, for Coq
+    split into sentences (a line may hold a few, run in order); holes and proof ends are dropped, each step once,
+    at most `k`."""
+    from ..coq_source import script_sentences
+
+    blocks = _FENCE.findall(text)
+    body = blocks[-1][1] if blocks else text
+    out: list[tuple[str, ...]] = []
+    for line in body.splitlines():
+        line = re.sub(r"^\s*(?:[-*]\s+|\d+[.)]\s+)", "", line).strip()  # a list's bullet or number
+        if not line or line.startswith(("(*", "--")):
+            continue
+        if backend == "coq":
+            step = tuple(s for s in script_sentences(line) if s not in ("Proof", "Qed", "Defined"))
+        else:
+            step = (re.sub(r"^by\b", "", line).strip(),)
+        if not step or not all(step) or any(_HOLES.search(s) for s in step) or step in out:
+            continue
+        out.append(step)
+        if len(out) >= k:
+            break
+    return out
+
 
 def _system(backend: str, sketches: bool = False) -> str:
     lang = "Coq 8.16" if backend == "coq" else "Lean 4"
@@ -234,13 +306,32 @@ def _system(backend: str, sketches: bool = False) -> str:
             f"script only, in one fenced code block, without the statement, `Proof.`, `Qed.` or `by`. {holes}")
 
 
+def _steps_system(backend: str, k: int) -> str:
+    lang = "Coq 8.16" if backend == "coq" else "Lean 4"
+    return (f"You are an expert {lang} proof engineer. A proof is in progress; propose up to {k} different next "
+            f"tactics for its first goal, the most promising first. Answer with one fenced code block holding one "
+            f"tactic per line, nothing else. Never use admit, Admitted or sorry.")
+
+
+def _steps_prompt(goal: GoalContext, state: str, done: Sequence[str], k: int) -> str:
+    parts = [_first_prompt(goal, state=False)]
+    dot = "." if goal.backend == "coq" else ""
+    if done:
+        parts.append("The tactics so far:\n```\n" + "\n".join(t + dot for t in done) + "\n```")
+    parts.append(f"The goals now (the first is the one to work on):\n```\n{state[:4000]}\n```")
+    parts.append(f"Give up to {k} next tactics, one per line.")
+    return "\n\n".join(parts)
+
+
 def _prefix(goal: GoalContext) -> str:
     before = goal.before[-BEFORE_CHARS:]
     return f"The file so far:\n```\n{before}\n```" if before.strip() else ""
 
 
-def _first_prompt(goal: GoalContext) -> str:
-    parts = [f"Prove:\n```\n{goal.statement}\n```", f"The goal as the prover shows it:\n```\n{goal.state}\n```"]
+def _first_prompt(goal: GoalContext, state: bool = True) -> str:
+    parts = [f"Prove:\n```\n{goal.statement}\n```"]
+    if state:
+        parts.append(f"The goal as the prover shows it:\n```\n{goal.state}\n```")
     if goal.examples:
         parts.append("Proofs of similar lemmas:\n" + "\n".join(
             f"```\n{st}\n{script}\n```" for st, script in goal.examples[:4]))

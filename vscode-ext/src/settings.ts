@@ -9,17 +9,26 @@ export interface ServerSettings {
   maxProvers: number;
   /** Refuse proofs that use the project's own open (`sorry`/`Admitted`) lemmas; by default they are offered, labelled. */
   strict: boolean;
-  /** Strategy profile: 0 (hand-written candidates) or 1 (also what the project's visible proofs teach). */
+  /** Strategy profile: 0 (hand-written candidates), 1 (also what the project's visible proofs teach), 2 (also a
+   * language model). */
   profile: number;
+  /** Profile 2's model, "openai:<model>" or "anthropic:<model>" ("" none); keys stay in the environment. */
+  llm: string;
+  llmBaseUrl: string;
+  /** Caps over the editor's session (null: none). */
+  llmDollars: number | null;
+  llmCalls: number | null;
 }
 
-export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false, profile: 1 };
+export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false, profile: 1,
+  llm: "", llmBaseUrl: "", llmDollars: null, llmCalls: null };
 
 /** Settings that change how the sidecar is started: changing one restarts it. */
 export const RESTART_KEYS = ["serverPath", "python"] as const;
 
 /** Settings the running sidecar takes without a restart. */
-export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict", "profile"] as const;
+export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict", "profile", "llm", "llmBaseUrl",
+  "llmDollars", "llmCalls"] as const;
 
 function finite(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v);
@@ -37,13 +46,21 @@ export function serverSettings(get: (key: string) => unknown): ServerSettings {
   const provers = get("maxProvers");
   const strict = get("strict");
   const profile = get("profile");
+  const llm = get("llm");
+  const base = get("llmBaseUrl");
+  const dollars = get("llmDollars");
+  const calls = get("llmCalls");
   return {
     enabled: typeof enabled === "boolean" ? enabled : DEFAULTS.enabled,
     cpuTarget: finite(cpu) ? Math.min(1, Math.max(0.1, cpu)) : DEFAULTS.cpuTarget,
     budgetSeconds: finite(budget) ? Math.max(1, budget) : DEFAULTS.budgetSeconds,
     maxProvers: finite(provers) ? Math.min(64, Math.max(0, Math.round(provers))) : DEFAULTS.maxProvers,
     strict: typeof strict === "boolean" ? strict : DEFAULTS.strict,
-    profile: profile === 0 || profile === 1 ? profile : DEFAULTS.profile,
+    profile: profile === 0 || profile === 1 || profile === 2 ? profile : DEFAULTS.profile,
+    llm: typeof llm === "string" ? llm.trim() : DEFAULTS.llm,
+    llmBaseUrl: typeof base === "string" ? base.trim() : DEFAULTS.llmBaseUrl,
+    llmDollars: finite(dollars) && dollars >= 0 ? dollars : DEFAULTS.llmDollars,
+    llmCalls: finite(calls) && calls >= 0 ? Math.round(calls) : DEFAULTS.llmCalls,
   };
 }
 

@@ -9,15 +9,16 @@ function reader(values: Record<string, unknown>): (key: string) => unknown {
 
 test("settings pass through under autoProve", () => {
   const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true,
-    profile: 1 }));
+    profile: 2, llm: " openai:qwen ", llmBaseUrl: "http://127.0.0.1:8080/v1", llmDollars: 2.5, llmCalls: 40 }));
   assert.deepEqual(configurationPayload(s),
-    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true, profile: 1 } });
+    { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true, profile: 2,
+      llm: "openai:qwen", llmBaseUrl: "http://127.0.0.1:8080/v1", llmDollars: 2.5, llmCalls: 40 } });
 });
 
 test("missing or mistyped values fall back to the defaults", () => {
   assert.deepEqual(serverSettings(reader({})), DEFAULTS);
   assert.deepEqual(serverSettings(reader({ enabled: "yes", cpuTarget: "half", budgetSeconds: null, maxProvers: NaN,
-    strict: "no", profile: 7 })), DEFAULTS);
+    strict: "no", profile: 7, llm: 3, llmBaseUrl: false, llmDollars: -1, llmCalls: "many" })), DEFAULTS);
 });
 
 test("values out of range are brought into the range the sidecar accepts", () => {
