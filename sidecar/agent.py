@@ -284,14 +284,21 @@ class Agent:
     def premises(self, goal_id: str, query: str = "", limit: int = 20) -> AgentAnswer:
         """Lemmas in scope for the goal, best first: those whose conclusion has the goal's shape and those sharing
         its constants (Coq's own `Search` in the goal's session), then, under profile 1, those the proofs of
-        similar visible lemmas used. With `query`, what `Search <query>` finds there instead. All local."""
+        similar visible lemmas used. With `query`, what `Search <query>` finds there instead. All local. Lean: the
+        file's earlier lemmas sharing the most names with the goal (with `query`: holding its words)."""
         try:
             if not isinstance(limit, int) or not 1 <= limit <= 100:
                 raise _Refusal("error", "limit is an integer from 1 to 100")
             doc, tg = self._goal(goal_id)
             g = tg.goal
-            if g.backend != "coq":
-                raise _Refusal("error", "premises are found for Coq goals only so far")
+            if g.backend == "lean":  # the file's own lemmas, ranked from its text (Lean's environment: not here)
+                from .strategies.lean import lean_premises
+
+                if not isinstance(query, str):
+                    raise _Refusal("error", "query is words a lemma's name or statement must hold")
+                found = lean_premises(g.env.source or "", g.env.placeholder[0], g.statement, query, limit, g.lemma)
+                return {"status": "ok", "id": goal_id, "digest": self._digest(doc),
+                        "premises": [{"name": n, "statement": st, "source": "file"} for n, st in found]}
             from .coq_source import script_sentences
             from .strategies.coq import CoqPremises
 

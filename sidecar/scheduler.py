@@ -686,8 +686,9 @@ class Scheduler:
         view = ctx.extra.get("learned")
         if view is not None:
             try:
-                examples = [("(a similar lemma)", " ".join(f"{t}." for t in script))
-                            for script, _ in view.reuse()[:3]]  # type: ignore[attr-defined]
+                end = "." if goal.backend == "coq" else ""
+                examples = [(st, "\n".join(f"{t}{end}" for t in script))
+                            for st, script in view.examples(3)]  # type: ignore[attr-defined]
             except Exception:  # the prompt goes on without them
                 log.debug("no similar proofs for the prompt", exc_info=True)
         premises: list[str] = []

@@ -183,3 +183,21 @@ def test_open_lemmas_as_axioms() -> None:
     assert "private theorem hidden" in out and "axiom hidden" not in out  # private names print mangled
     assert "axiom commented" not in out  # a comment inside a multi-line signature: left alone
     assert out.count("\n") == text.count("\n") and out.endswith("theorem goal : True := by\n  sorry\nend N\n")
+
+
+def test_lean_premises_rank_the_files_earlier_lemmas() -> None:
+    """The MCP `premises` of a Lean goal: the file's theorems before the goal sharing the most names with it, the
+    nearest first among equals; a query keeps those holding its words; nothing after the goal, never the goal."""
+    from sidecar.strategies.lean import lean_premises
+
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "bank" / "lean" / "AutoProveBank" / "Medium.lean").read_text()
+    at = text.index("theorem ev_plus")
+    goal = "theorem ev_plus : ∀ n m : Nat, ev n → ev m → ev (n + m)"
+    ranked = lean_premises(text, at, goal, exclude="ev_plus")
+    names = [n for n, _ in ranked]
+    assert names[:2] == ["ev_evenb", "ev_double"], names
+    assert "ev_plus" not in names and "ev_inv_ss" not in names and len(names) == len(set(names))
+    assert [n for n, _ in lean_premises(text, at, goal, query="reverse length")] == ["rev_length_ind"]
+    assert len(lean_premises(text, at, goal, limit=3)) == 3

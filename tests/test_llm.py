@@ -254,7 +254,7 @@ def test_the_models_next_tactics_join_the_search(tmp_path: Path) -> None:
     from conftest import read_json, run_cli
 
     f = tmp_path / "B.v"
-    f.write_text(BIG)
+    f.write_text("Lemma small : exists n : nat, n * 2 = 10.\nProof. exists 5. reflexivity. Qed.\n\n" + BIG)
 
     def answer(body: dict) -> object:
         if asks_steps(body):
@@ -273,6 +273,8 @@ def test_the_models_next_tactics_join_the_search(tmp_path: Path) -> None:
     subprocess.run(["coqc", "B.v"], cwd=tmp_path, check=True, capture_output=True, timeout=120)
     assert kinds and all(kinds) and len(kinds) <= 2, kinds  # only next-step calls, within the cap
     assert "37035" in prompts[0] and "The goals now" in prompts[0]
+    assert "Proofs of similar lemmas:\n```\nLemma small : exists n : nat, n * 2 = 10.\nProof.\nexists 5.\nreflexivity." \
+        in prompts[0], prompts[0]  # the file's earlier proof, from the memory
     db = sqlite3.connect(tmp_path / ".auto-prove" / "ledger.sqlite")
     outcomes = [r[0] for r in db.execute("SELECT outcome FROM llm_calls")]
     assert outcomes and all(o == "steps 2" for o in outcomes), outcomes

@@ -223,6 +223,13 @@ def test_a_search_with_a_budget_searches_an_ended_goal_again(tmp_path: Path) -> 
     db = sqlite3.connect(root / ".auto-prove" / "ledger.sqlite")
     assert [r[0] for r in db.execute("SELECT budget_s FROM goals")] == [4.0]
 
+    async def leave(client: Client) -> None:  # a client that goes away while its search runs
+        job = await call(client, "search", ids=["H.v:hard"], budget=120)
+        await until(client, "search_status", lambda r: r["goals"]["H.v:hard"]["search"] == "searching", 30,
+                    job=job["job"])
+
+    run_agent(root, leave, "--budget", "2")  # the server ends with its client, and nothing it started outlives it
+
 
 @needs_coq
 def test_profile_2_serves_the_models_proofs_verified(tmp_path: Path) -> None:

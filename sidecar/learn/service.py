@@ -301,6 +301,12 @@ class LearnedView:
                                            exclude=self.goal.lemma)
         return self._premises
 
+    def examples(self, k: int = 3) -> list[tuple[str, tuple[str, ...]]]:
+        """(statement, script) of the `k` visible proved lemmas most like this goal's statement, as written (a
+        language model's prompt shows them)."""
+        return [(proof.statement, tuple(proof.script))
+                for proof, _ in self.learning.proofs.similar(self.goal.statement, k, allows=self._allows_proof)]
+
     def reuse(self) -> list[tuple[tuple[str, ...], float]]:
         """Scripts of the visible lemmas most like this goal's statement, their binders renamed to the goal's."""
         out = []

@@ -334,10 +334,16 @@ def _first_prompt(goal: GoalContext, state: bool = True) -> str:
         parts.append(f"The goal as the prover shows it:\n```\n{goal.state}\n```")
     if goal.examples:
         parts.append("Proofs of similar lemmas:\n" + "\n".join(
-            f"```\n{st}\n{script}\n```" for st, script in goal.examples[:4]))
+            _example(goal.backend, st, script) for st, script in goal.examples[:4]))
     if goal.premises:
         parts.append("Lemmas that may help: " + ", ".join(goal.premises[:20]))
     return "\n\n".join(parts)
+
+
+def _example(backend: str, statement: str, script: str) -> str:
+    if backend == "coq":
+        return f"```\n{statement.rstrip('.')}.\nProof.\n{script}\nQed.\n```"
+    return f"```\n{statement} := by\n{script}\n```"
 
 
 def _repair_prompt(goal: GoalContext, answer: str, script: Sequence[str] | None, fb: Feedback) -> str:

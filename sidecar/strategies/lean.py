@@ -16,7 +16,7 @@ from ..canonical import normalize_space
 from ..provers.base import GoalView, ProofState
 from . import Candidate, SearchContext
 
-__all__ = ["LeanProfile0", "lean_variables"]
+__all__ = ["LeanProfile0", "lean_premises", "lean_variables"]
 
 # (tactic, cost, timeout factor)
 _CORE_CLOSERS: tuple[tuple[str, float, float], ...] = (
@@ -130,3 +130,26 @@ class LeanProfile0:
         for name, _ in ctx.open_lemmas[:10]:
             yield Candidate(f"exact {name}", "open-lemma", 2.2, t)
             yield Candidate(f"simp [{name}]", "open-lemma", 2.3, t)
+
+
+_NOT_NAMES = frozenset("theorem lemma fun forall exists by at with have show from let in if then else match Type "
+                       "Prop Sort".split())
+
+
+def lean_premises(text: str, before: int, goal: str, query: str = "", limit: int = 20,
+                  exclude: str = "") -> list[tuple[str, str]]:
+    """(name, statement) of the file's theorems and lemmas declared before offset `before`, best first for `goal`
+    (its statement or state): the most names shared with it, the nearest first among equals. With `query`, only
+    those whose name or statement holds each of its words. The file's own declarations only: Lean's environment
+    (the imports, Mathlib) is not searched here."""
+    from ..lean_source import declarations
+
+    words = query.split()
+    wanted = set(re.findall(_IDENT, goal)) - _NOT_NAMES
+    found = [d for d in declarations(text) if d.end <= before and d.name and d.name != exclude
+             and d.kind in ("theorem", "lemma") and all(w in d.name or w in d.statement for w in words)]
+    scored = []
+    for nearness, d in enumerate(reversed(found)):
+        own = set(re.findall(_IDENT, d.statement)) - _NOT_NAMES - {d.name}
+        scored.append((-len(own & wanted), nearness, d.name, d.statement))
+    return [(name, st) for *_, name, st in sorted(scored)[:limit]]
