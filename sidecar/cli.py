@@ -552,6 +552,37 @@ def mcp(
 
 
 @app.command()
+def blueprint(
+    project: Path = typer.Argument(Path("."), help="the project folder"),
+    where: Optional[Path] = typer.Option(None, "--blueprint", help="the blueprint's folder or main .tex file "
+                                         "(default: the project's blueprint/src/web.tex)"),
+    target: Optional[str] = typer.Option(None, "--target", help="the node whose critical path is shown (default: "
+                                         "the sink with the longest one)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the whole result as JSON"),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+) -> None:
+    """Check a blueprint (leanblueprint LaTeX; `\\rocq{}`/`\\rocqok` for Coq) against the prover: coverage, false
+    and missing greens, what can be proved next, the critical path. Changes nothing."""
+    _setup_logging(verbose)
+    from .blueprint.check import check_blueprint
+
+    project = project.resolve()
+    _require_toolchain("coq")
+    _guard()
+    try:
+        with console.status("reading the blueprint") as status:
+            result = check_blueprint(project, where, target, progress=lambda what: status.update(escape(what)))
+    except AutoProveError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
+    from .report import blueprint_report, write_json
+
+    blueprint_report(console, result)
+    if json_out is not None:
+        write_json(json_out, result.to_json())
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     console.print(__version__)

@@ -241,6 +241,19 @@ def load_path(root: Path, args: Sequence[str]) -> list[tuple[str, Path, str]]:
     return out
 
 
+def logical_name(file: Path, root: Path, args: Sequence[str]) -> str | None:
+    """The library name coqc gives the source `file` under `load_path(root, args)` (the binding of the deepest folder
+    that holds it wins, the later of equals), e.g. `Proj.Sub.B`; None when no binding holds it."""
+    real = Path(file).absolute()
+    best: tuple[int, str] | None = None
+    for _, folder, log in load_path(root, args):
+        folder = Path(folder).absolute()
+        if real.is_relative_to(folder) and (best is None or len(folder.parts) >= best[0]):  # later binds win
+            rel = real.relative_to(folder).with_suffix("").parts
+            best = (len(folder.parts), ".".join(([log] if log else []) + list(rel)))
+    return best[1] if best is not None else None
+
+
 def private_folder(root: Path, folder: Path) -> Path:
     """Where the private build puts the .vo files of `folder`'s sources: the same relative place under
     `<root>/.auto-prove/build/root/` (a folder outside the root: under `.../build/outside/<its absolute path>`), so

@@ -6,7 +6,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,7 +15,10 @@ from rich.table import Table
 
 from .scheduler import GoalOutcome
 
-__all__ = ["prove_json", "write_json", "goal_table", "progress_bar", "STATUS_STYLE"]
+if TYPE_CHECKING:
+    from .blueprint.check import BlueprintCheck
+
+__all__ = ["prove_json", "write_json", "goal_table", "progress_bar", "blueprint_report", "STATUS_STYLE"]
 
 STATUS_STYLE = {"proved": "green", "exhausted": "yellow", "timeout": "yellow", "error": "red", "queued": "dim",
                 "searching": "cyan", "skipped": "dim"}
@@ -75,3 +78,40 @@ def progress_bar(console: Console) -> Progress:
 def counts(outcomes: Iterable[GoalOutcome]) -> Counter[str]:
     """Outcomes per status."""
     return Counter(o.status for o in outcomes)
+
+
+NODE_STYLE = {"proved": "green", "stated": "yellow", "missing": "red", "not formalized": "dim"}
+
+
+def blueprint_report(console: Console, check: "BlueprintCheck") -> None:
+    """The `blueprint` command's report: a row per node, then coverage, greens, what can be proved next and the
+    critical path."""
+    bp, status = check.blueprint, check.status
+    full = bp.fully_proved(status)
+    t = Table(title="blueprint", show_lines=False)
+    for col in ("node", "kind", "declarations", "prover", "marked"):
+        t.add_column(col, overflow="fold")
+    for label, n in bp.nodes.items():
+        st = "fully proved" if label in full else status[label]
+        t.add_row(escape(label), n.kind, escape(", ".join(n.decls)), f"[{NODE_STYLE.get(status[label], '')}]{st}",
+                  "proved" if n.marked_proved else ("stated" if n.leanok else ""))
+    console.print(t)
+    c = check.coverage
+    console.print(f"{c.total} nodes: {c.stated} stated, {c.can_prove} can be proved next, {c.proved} proved, "
+                  f"{c.fully_proved} fully proved")
+    for label, why in check.false_greens():
+        console.print(f"[red]false green:[/] {escape(label)} is marked proved, but {escape(why)}")
+    for label in check.missing_greens():
+        console.print(f"[yellow]missing green:[/] {escape(label)} is proved, but not marked so")
+    for d in check.unknown_decls():
+        console.print(f"[red]unknown declaration:[/] {escape(d)} (named in the blueprint, not in the project)")
+    for cycle in bp.cycles():
+        console.print(f"[red]cycle:[/] {escape(' → '.join(cycle))}")
+    for p in bp.problems:
+        console.print(f"[yellow]blueprint:[/] {escape(p)}")
+    nxt = check.next()
+    if nxt:
+        console.print("can be proved next: " + escape(", ".join(nxt)))
+    path = check.critical_path()
+    if path:
+        console.print(f"critical path to {escape(path[-1])}: " + escape(" → ".join(path)))

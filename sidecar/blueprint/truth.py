@@ -1,0 +1,94 @@
+"""The prover's word on a blueprint's declarations (Coq): which exist, and what each depends on that is not proved.
+
+Every module of the project is built (the private build, as for a search) and loaded by one probe file that asks
+Coq `Locate` for each name, then `Print Assumptions` for each one found. An assumption that is the project's own
+(an `Admitted` lemma — the declaration itself or one it uses — or an axiom the project declares) makes the
+declaration open; a library's axiom (e.g. classical logic) is allowed and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..coq_source import run_coqc
+from ..coqproject import coq_project_for, logical_name, source_of_logical
+from ..errors import AutoProveError
+from .graph import DeclTruth
+
+__all__ = ["coq_truth"]
+
+PROBE = "autoprove_blueprint_probe"
+_FOUND = re.compile(r"^(?:Constant|Inductive|Constructor|Notation|Module|Ltac)\s+(\S+)", re.M)
+
+
+def project_modules(root: Path) -> list[tuple[Path, str]]:
+    """(file, library name) of the project's sources: its _CoqProject's list, else every `.v` under `root` (the
+    private build and hidden folders aside)."""
+    cp = coq_project_for(root / f"{PROBE}.v", private_build=False)
+    files = list(cp.files) or sorted(p for p in Path(root).rglob("*.v")
+                                     if not any(part.startswith(".") for part in p.relative_to(root).parts))
+    out = []
+    for f in files:
+        name = logical_name(f, cp.root, cp.args)
+        if name and re.fullmatch(r"[\w']+(\.[\w']+)*", name):
+            out.append((f, name))
+    return out
+
+
+def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,
+              progress: Callable[[str], None] | None = None) -> dict[str, DeclTruth]:
+    """What Coq says of each name of `decls` in the project at `root`.
+
+    Raises:
+        AutoProveError: the project cannot be built or loaded (its first error).
+    """
+    from ..build import build_dependencies
+    from ..verify import parse_assumptions
+
+    root = Path(root).resolve()
+    modules = project_modules(root)
+    require = "".join(f"Require {name}.\n" for _, name in modules)  # not imported: Coq prints full names
+    probe_path = root / f"{PROBE}.v"
+    if progress:
+        progress(f"building the project ({len(modules)} files)")
+    built = build_dependencies([probe_path], sources={probe_path: require.encode()}, timeout=timeout)
+    if built.failures:
+        raise AutoProveError(str(built.failures[0]))
+    cp = coq_project_for(probe_path)
+    names = [d for d in dict.fromkeys(decls) if re.fullmatch(r"[\w'.]+", d)]
+
+    def ask(body: str) -> dict[str, str]:
+        r = run_coqc((require + body).encode(), PROBE, cp.args, timeout=timeout, load_dir=cp.root,
+                     time_sentences=False)
+        if not r.ok:
+            why = r.error.message if r.error is not None else ("timed out" if r.timed_out else r.stderr[-300:])
+            raise AutoProveError(f"loading the project's modules for the blueprint failed: {why}")
+        return dict(r.outputs)
+
+    if progress:
+        progress(f"locating {len(names)} declarations")
+    located = ask("".join(f'Redirect "lo_{k}" Locate {n}.\n' for k, n in enumerate(names)))
+    full: dict[str, str] = {}
+    for k, n in enumerate(names):  # of several objects of that name, the project's own first
+        found = [m.group(1) for m in _FOUND.finditer(located.get(f"lo_{k}", ""))
+                 if m.group(0).startswith(("Constant", "Inductive", "Constructor"))]
+        ours = [f for f in found if source_of_logical(f, cp.args, cp.root) is not None]
+        if ours or found:
+            full[n] = (ours or found)[0]
+    if progress:
+        progress(f"printing the assumptions of {len(full)} declarations")
+    printed = ask("".join(f'Redirect "pa_{k}" Print Assumptions {full[n]}.\n'
+                          for k, n in enumerate(names) if n in full)) if full else {}
+    out: dict[str, DeclTruth] = {}
+    for k, n in enumerate(names):
+        if n not in full:
+            out[n] = DeclTruth(exists=False)
+            continue
+        _, entries = parse_assumptions(printed.get(f"pa_{k}", ""))
+        own, lib = [], []
+        for _header, name, _unsafe in entries:
+            (own if source_of_logical(name, cp.args, cp.root) is not None else lib).append(name)
+        out[n] = DeclTruth(exists=True, open=tuple(dict.fromkeys(own)), axioms=tuple(dict.fromkeys(lib)))
+    return out

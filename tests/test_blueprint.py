@@ -1,0 +1,119 @@
+"""Blueprints: leanblueprint LaTeX read through the real plasTeX and its plugins, checked against real Coq (the demo
+project and its blueprint in `blueprint/`), and the graph's coverage, greens, next set and critical path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+from sidecar.blueprint.graph import Blueprint, DeclTruth, Node
+
+needs_coq = pytest.mark.skipif(shutil.which("coqc") is None, reason="coqc not installed")
+pytest.importorskip("plasTeX")
+
+WEB = ("\\documentclass{report}\n\\usepackage{amsthm}\n\\usepackage{blueprint}\n\\newtheorem{lemma}{Lemma}\n"
+       "\\begin{document}\n\\input{content}\n\\end{document}\n")
+
+
+def blueprint(tmp_path: Path, content: str, web: str = WEB) -> Path:
+    src = tmp_path / "bp" / "src"
+    src.mkdir(parents=True)
+    (src / "web.tex").write_text(web)
+    (src / "content.tex").write_text(content)
+    return tmp_path / "bp"
+
+
+def demo(tmp_path: Path) -> Path:
+    project = tmp_path / "demo"
+    shutil.copytree(REPO / "bank" / "demo", project)
+    return project
+
+
+def test_the_demo_blueprint_reads_with_its_marks_and_uses() -> None:
+    from sidecar.blueprint.read import read_blueprint
+
+    before = sorted(p.name for p in (REPO / "blueprint" / "src").iterdir())
+    bp = read_blueprint(REPO / "blueprint")
+    assert sorted(p.name for p in (REPO / "blueprint" / "src").iterdir()) == before  # parsed on a copy
+    assert len(bp.nodes) == 15 and bp.problems == []
+    snoc_app = bp.nodes["lem:snoc_app"]
+    assert snoc_app.decls == ("snoc_app",) and snoc_app.leanok and snoc_app.proof_leanok and snoc_app.marked_proved
+    length = bp.nodes["lem:snoc_length"]
+    assert "def:snoc" in length.deps and "lem:snoc_app" in length.proof_uses and not length.marked_proved
+    assert bp.nodes["thm:sum_snoc"].decls == () and bp.nodes["def:tri"].kind == "definition"
+
+
+@needs_coq
+def test_the_demo_is_checked_against_coq_and_a_proof_turns_its_node_green(tmp_path: Path) -> None:
+    """`auto-prove blueprint`: the false green (a `\\rocqok` over an Admitted lemma) and the missing green (a proof
+    nobody marked) are found by Coq, not by the LaTeX; once the lemma is proved in the file, the next run says so;
+    nothing of the project or the blueprint is changed."""
+    project = demo(tmp_path)
+    bp_dir = tmp_path / "blueprint"
+    shutil.copytree(REPO / "blueprint", bp_dir)
+    out = tmp_path / "bp.json"
+    first = run_cli("blueprint", project, "--blueprint", bp_dir, "--json", out, timeout=600)
+    assert first.returncode == 0, first
+    doc = json.loads(out.read_text())
+    assert doc["coverage"] == {"nodes": 15, "stated": 14, "can_prove": 7, "proved": 5, "fully_proved": 5}
+    assert doc["false_greens"] == [{"label": "lem:tri_closed", "why": "depends on NatFacts.tri_closed (admitted)"}]
+    assert doc["missing_greens"] == ["lem:add_sub_cancel"]
+    assert "lem:sum_app" in doc["can_prove_next"] and "lem:sum_rev" not in doc["can_prove_next"]
+    assert doc["critical_path"][0] == "lem:sum_app" and len(doc["critical_path"]) == 2
+    assert "false green: lem:tri_closed" in first.stdout and "missing green: lem:add_sub_cancel" in first.stdout
+    nat = project / "NatFacts.v"
+    text = nat.read_text()
+    start = text.index("Lemma tri_closed")
+    end = text.index("Admitted.", start) + len("Admitted.")
+    nat.write_text(text[:start] + "Lemma tri_closed : forall n : nat, 2 * tri n = n * (n + 1).\n"
+                   "Proof. induction n as [|n IH]; simpl; lia. Qed." + text[end:])
+    second = run_cli("blueprint", project, "--blueprint", bp_dir, "--json", out, timeout=600)
+    doc = json.loads(out.read_text())
+    assert second.returncode == 0 and doc["false_greens"] == [], second
+    assert next(n for n in doc["nodes"] if n["label"] == "lem:tri_closed")["status"] == "proved"
+    assert "lem:tri_le_sq" in doc["can_prove_next"]  # it waited for tri_closed
+    assert sorted(p.name for p in (bp_dir / "src").iterdir()) == ["content.tex", "web.tex"]
+
+
+@needs_coq
+def test_bad_blueprints_get_clear_errors_and_reports(tmp_path: Path) -> None:
+    project = demo(tmp_path)
+    no_package = blueprint(tmp_path / "a", "\\begin{lemma}x\\end{lemma}\n",
+                           web="\\documentclass{report}\n\\begin{document}\\input{content}\\end{document}\n")
+    r = run_cli("blueprint", project, "--blueprint", no_package)
+    assert r.returncode == 2 and "\\usepackage{blueprint}" in r.stderr, r
+    r = run_cli("blueprint", project, "--blueprint", tmp_path / "nowhere")
+    assert r.returncode == 2 and "no blueprint" in r.stderr, r
+    odd = blueprint(tmp_path / "b", "\\begin{lemma}\\label{a}\\rocq{snoc_app}\\uses{b}\nA\n\\end{lemma}\n"
+                                    "\\begin{lemma}\\label{b}\\rocq{not_a_lemma}\\uses{a, c}\nB\n\\end{lemma}\n")
+    out = tmp_path / "odd.json"
+    r = run_cli("blueprint", project, "--blueprint", odd, "--json", out, timeout=600)
+    assert r.returncode == 0, r
+    doc = json.loads(out.read_text())
+    assert doc["cycles"] == [["a", "b", "a"]] and doc["unknown_decls"] == ["not_a_lemma"]
+    assert any("'c' could not be resolved" in p for p in doc["problems"]), doc["problems"]
+    assert "cycle: a → b → a" in r.stdout and "unknown declaration: not_a_lemma" in r.stdout
+    r = run_cli("blueprint", project, "--blueprint", odd, "--target", "zzz")
+    assert r.returncode == 2 and "no node 'zzz'" in r.stderr, r
+
+
+def test_coverage_next_and_the_critical_path() -> None:
+    """A ← B ← D, A ← C ← D, D ← E; only A proved: B and C can be proved next; the critical path to E is its longest
+    chain of nodes not proved; what proving a node unblocks counts the nodes waiting on it."""
+    bp = Blueprint.of([Node("A", decls=("a",), leanok=True), Node("B", decls=("b",), uses=("A",)),
+                       Node("C", decls=("c",), uses=("A",), leanok=True, has_proof=True, proof_leanok=True),
+                       Node("D", decls=("d",), uses=("B",), proof_uses=("C",)), Node("E", uses=("D",))])
+    truth = {"a": DeclTruth(True), "b": DeclTruth(True, open=("b",)), "c": DeclTruth(True, open=("x",)),
+             "d": DeclTruth(True, open=("d",))}
+    st = bp.status(truth)
+    assert st == {"A": "proved", "B": "stated", "C": "stated", "D": "stated", "E": "not formalized"}
+    assert bp.can_prove_next(st) == ["B", "C"] and bp.false_greens(st) == ["C"] and bp.missing_greens(st) == []
+    assert bp.critical_path(st) == ["B", "D", "E"] and bp.critical_path(st, "D") == ["B", "D"]
+    assert bp.unblocks(st) == {"B": 2, "C": 2, "D": 1, "E": 0}
+    c = bp.coverage(st)
+    assert (c.total, c.stated, c.can_prove, c.proved, c.fully_proved) == (5, 4, 2, 1, 1)
+    assert bp.cycles() == [] and bp.sinks() == ["E"]
