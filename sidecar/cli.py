@@ -186,6 +186,18 @@ def _service_root(root: Path, cpu: float, profile: int) -> Path:
     return root
 
 
+def _blueprint_ranks(root: Path, goals: list) -> dict[str, float]:  # type: ignore[type-arg]
+    """The order the project's blueprint gives its open goals (blueprint/priority.py; {} without one), said once."""
+    from .blueprint.priority import read_ranks
+
+    ranks = read_ranks(root, [g.lemma for g in goals if g.fillable])
+    ahead = sum(r < 1.0 for r in ranks.values())
+    if ahead:
+        err.print(f"[dim]note:[/] the project's blueprint puts {ahead} of the goals first (what more nodes wait on, "
+                  f"and the critical path, first)")
+    return ranks
+
+
 def _check_llm(profile: int, llm: str, base_url: str | None) -> None:
     """Profile 2 needs a usable language model: exit 2 with one line when it has none (nothing is sent anywhere
     unless one is configured)."""
@@ -329,12 +341,14 @@ def prove(
         # stand on their new text; without, all at once
         with_goals = list(dict.fromkeys(g.file for g in goals))
         waves = search_waves(with_goals, built.needs) if write else [with_goals]
+        ranks = _blueprint_ranks(root, goals)
         outcomes, written = [], []
         try:
             if profile >= 1 and goals:
                 learning = _prepare_learning(progress, goals, root, built.needs, harvest_seconds)
             for wave in waves:
                 wave_goals = [g for g in goals if g.file in set(wave)]
+                wave_goals.sort(key=lambda g: ranks.get(g.lemma.rsplit(".", 1)[-1], 1.0))  # stable: file order else
                 if any(r.written for r in written):
                     again = _build_dependencies(progress, build_task, wave, cpu)
                     for failure in again.failures:

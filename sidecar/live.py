@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .build import dependency_digest
 from .coq_source import blank_comments_and_strings, kill_running_coqc
@@ -32,6 +32,7 @@ from .workspace import backend_for
 __all__ = ["LiveWorkspace", "Document", "TrackedGoal", "prescan_placeholders"]
 
 if TYPE_CHECKING:
+    from .blueprint.graph import Blueprint
     from .endpoint import Suggestion
     from .provers.lean import LeanProver
 
@@ -125,6 +126,8 @@ class LiveWorkspace:
         self._finder = threading.Thread(target=self._find_loop, name="goal-finder", daemon=True)
         self._stop_building = threading.Event()
         self._watch_stops: list[threading.Event] = []  # each watcher's (`watch`), set by `close`
+        self._blueprint: Blueprint | None = None  # the project's blueprint (read before the first goals are found)
+        self._ranks: tuple[frozenset[str], dict[str, float]] = (frozenset(), {})  # (for these open lemmas, ranks)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -284,6 +287,7 @@ class LiveWorkspace:
     # -- finding goals -----------------------------------------------------------------------------------------
 
     def _find_loop(self) -> None:
+        self._load_blueprint()
         while True:
             with self._lock:
                 while not self._closing:
@@ -377,14 +381,13 @@ class LiveWorkspace:
     def _reconcile(self, doc: Document, goals: tuple[Goal, ...], source: bytes) -> None:
         """Keep the ticket of every goal whose key is unchanged; withdraw the rest; queue the new ones."""
         old = {tg.goal.key.digest: tg for tg in doc.goals}
-        new: list[TrackedGoal] = []
-        for g in goals:
-            tg = old.pop(g.key.digest, None)
-            if tg is not None:
-                new.append(TrackedGoal(g, tg.ticket))
-                continue
-            ticket = self.scheduler.submit(g, self._priority(doc, g, list(goals)), source=source)
-            new.append(TrackedGoal(g, ticket))
+        kept = {g.key.digest: old.pop(g.key.digest) for g in goals if g.key.digest in old}
+        fresh = [g for g in goals if g.key.digest not in kept]
+        priority = {g.key.digest: self._priority(doc, g, list(goals)) for g in fresh}
+        tickets = {d: tg.ticket for d, tg in kept.items()}
+        for g in sorted(fresh, key=lambda g: priority[g.key.digest]):  # an idle worker takes the first at once
+            tickets[g.key.digest] = self.scheduler.submit(g, priority[g.key.digest], source=source)
+        new = [TrackedGoal(g, tickets[g.key.digest]) for g in goals]
         for tg in old.values():
             self.scheduler.withdraw(tg.ticket)
         doc.goals = new
@@ -400,7 +403,7 @@ class LiveWorkspace:
             if at_edit is not None and at_edit.key == goal.key:
                 return TIER_HERE * 1e9 - doc.edited_at + 5e8  # behind an explicit proveHere, ahead of the rest
         tier = TIER_OPEN if doc.is_open else TIER_WORKSPACE
-        return tier * 1e9 - (doc.edited_at if doc.is_open else 0.0) + self._within(goal)
+        return tier * 1e9 - (doc.edited_at if doc.is_open else 0.0) + self._ordered(goal, goals or ())
 
     def _within(self, goal: Goal) -> float:
         """A goal's place among its document's goals (under 1): file order under profile 0; under profile 1 the
@@ -420,6 +423,42 @@ class LiveWorkspace:
         est = expected_seconds(goal.statement, rec.status if rec else None, rec.seconds if rec else 0.0,
                                self.options.budget)
         return min(0.9, est * 1e-4) + goal.index * 1e-7
+
+    def _ordered(self, goal: Goal, arriving: Sequence[Goal] = ()) -> float:
+        """`_within`, led by the blueprint's rank when the project has one."""
+        rank = self._blueprint_rank(goal, arriving)
+        within = self._within(goal)
+        return within if rank is None else 0.5 * rank + 0.45 * within
+
+    def _load_blueprint(self) -> None:
+        """The project's blueprint, if it has one: its graph orders the goals (blueprint/priority.py)."""
+        if self.root is None:
+            return
+        from .blueprint.priority import project_blueprint
+        from .blueprint.read import read_blueprint
+
+        where = project_blueprint(self.root)
+        if where is None:
+            return
+        try:
+            self._blueprint = read_blueprint(where)
+        except AutoProveError as e:
+            log.warning("the project's blueprint is not used for the order of the goals: %s", e)
+
+    def _blueprint_rank(self, goal: Goal, arriving: Sequence[Goal] = ()) -> float | None:
+        """The blueprint's rank of `goal` (0–1, lower first; 1 for a goal it does not name), from the goals open now
+        and those `arriving` (computed again when that set changes); None without a blueprint."""
+        if self._blueprint is None:
+            return None
+        from .blueprint.priority import goal_ranks, short_name
+
+        with self._lock:
+            opened = frozenset([tg.goal.lemma for d in self.docs.values() for tg in d.goals
+                                if tg.goal.fillable and tg.out.status != "proved"]
+                               + [g.lemma for g in arriving if g.fillable] + [goal.lemma])
+            if opened != self._ranks[0]:
+                self._ranks = (opened, goal_ranks(self._blueprint, opened))
+            return self._ranks[1].get(short_name(goal.lemma), 1.0)
 
     def _reprioritize(self, doc: Document) -> None:
         for tg in doc.goals:

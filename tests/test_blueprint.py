@@ -117,3 +117,60 @@ def test_coverage_next_and_the_critical_path() -> None:
     c = bp.coverage(st)
     assert (c.total, c.stated, c.can_prove, c.proved, c.fully_proved) == (5, 4, 2, 1, 1)
     assert bp.cycles() == [] and bp.sinks() == ["E"]
+
+
+ORDER_V = ("Lemma z1 : forall n : nat, n + 0 = n.\nAdmitted.\n\nLemma la : forall n : nat, 0 + n = n.\nAdmitted.\n\n"
+           "Lemma lb : forall n : nat, n * 1 = n.\nAdmitted.\n")
+ORDER_BP = ("\\begin{lemma}\\label{a}\\rocq{la}\nA.\n\\end{lemma}\n\\begin{lemma}\\label{b}\\rocq{lb}\\uses{a}\nB.\n"
+            "\\end{lemma}\n\\begin{lemma}\\label{x}\\uses{b}\nX.\n\\end{lemma}\n\\begin{lemma}\\label{z}\\rocq{z1}\nZ.\n"
+            "\\end{lemma}\n")
+
+
+def order_project(tmp_path: Path) -> Path:
+    root = tmp_path / "ord"
+    root.mkdir(parents=True)
+    (root / "_CoqProject").write_text("-R . Ord\nA.v\n")
+    (root / "A.v").write_text(ORDER_V)
+    src = root / "blueprint" / "src"
+    src.mkdir(parents=True)
+    (src / "web.tex").write_text(WEB)
+    (src / "content.tex").write_text(ORDER_BP)
+    return root
+
+
+def ledger_order(root: Path) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(root / ".auto-prove" / "ledger.sqlite")
+    return [r[0] for r in db.execute("SELECT lemma FROM goals ORDER BY updated")]
+
+
+@needs_coq
+def test_the_blueprint_orders_the_goals_in_the_cli_and_the_editor(tmp_path: Path) -> None:
+    """`la` is what `lb` and the unformalized `x` wait on (the critical path), `lb` what `x` waits on, `z1` nothing:
+    one prover at a time searches them in that order, though the file has `z1` first — in `prove` and in the
+    language server's workspace."""
+    import sys
+    import time
+
+    root = order_project(tmp_path / "cli")
+    r = run_cli("prove", root, "--budget", "10", "--max-provers", "1", "--profile", "0", timeout=300)
+    assert r.returncode == 0 and "blueprint puts 2 of the goals first" in r.stderr, r
+    assert ledger_order(root) == ["la", "lb", "z1"]
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lspclient import Client
+
+    root = order_project(tmp_path / "lsp")
+    c = Client(root, {"autoProve": {"budgetSeconds": 10, "maxProvers": 1, "profile": 0}})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st = c.request("workspace/executeCommand", {"command": "autoProve.status"})
+            if st.get("proved") == 3:
+                break
+            time.sleep(0.5)
+    finally:
+        c.close()
+    assert st.get("proved") == 3, st
+    assert ledger_order(root) == ["la", "lb", "z1"]

@@ -87,7 +87,8 @@ def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,
             out[n] = DeclTruth(exists=False)
             continue
         _, entries = parse_assumptions(printed.get(f"pa_{k}", ""))
-        own, lib = [], []
+        own: list[str] = []
+        lib: list[str] = []
         for _header, name, _unsafe in entries:
             (own if source_of_logical(name, cp.args, cp.root) is not None else lib).append(name)
         out[n] = DeclTruth(exists=True, open=tuple(dict.fromkeys(own)), axioms=tuple(dict.fromkeys(lib)))

@@ -1,0 +1,72 @@
+"""The blueprint's word on which goal to search first: a goal whose node more unproved nodes wait on, and one on the
+critical path, comes first (the CLI orders its goals by it; the live workspace adds it to its priorities).
+
+It is computed from the goals themselves, without asking the prover: a node is open when one of its declarations
+is an open goal's lemma."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+from .graph import Blueprint, NodeStatus
+
+__all__ = ["goal_ranks", "project_blueprint", "short_name"]
+
+log = logging.getLogger(__name__)
+
+
+def short_name(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def project_blueprint(root: Path) -> Path | None:
+    """The project's own blueprint (`blueprint/` in leanblueprint's layout), if it has one."""
+    from .read import BlueprintError, find_blueprint
+
+    folder = Path(root) / "blueprint"
+    if not folder.is_dir():
+        return None
+    try:
+        return find_blueprint(folder)
+    except BlueprintError:
+        return None
+
+
+def goal_ranks(bp: Blueprint, open_lemmas: Iterable[str]) -> dict[str, float]:
+    """Short declaration name -> rank in (0, 1), lower first, for the nodes that name an open lemma: 1 / (1 + how
+    many unproved nodes wait on it, plus the critical path's length when it is on that path)."""
+    opened = {short_name(n) for n in open_lemmas}
+    status: dict[str, NodeStatus] = {}
+    for label, n in bp.nodes.items():
+        if not n.decls:
+            status[label] = "not formalized"
+        else:
+            status[label] = "stated" if any(short_name(d) in opened for d in n.decls) else "proved"
+    waiting = bp.unblocks(status)
+    path = bp.critical_path(status)
+    ranks: dict[str, float] = {}
+    for label, n in bp.nodes.items():
+        if status[label] != "stated":
+            continue
+        weight = waiting.get(label, 0) + (len(path) if label in path else 0)
+        for d in n.decls:
+            if short_name(d) in opened:
+                ranks[short_name(d)] = min(ranks.get(short_name(d), 1.0), 1.0 / (1.0 + weight))
+    return ranks
+
+
+def read_ranks(root: Path, open_lemmas: Iterable[str]) -> dict[str, float]:
+    """`goal_ranks` of the project's blueprint; {} when it has none or it cannot be read (said in the log)."""
+    from ..errors import AutoProveError
+    from .read import read_blueprint
+
+    where = project_blueprint(root)
+    if where is None:
+        return {}
+    try:
+        return goal_ranks(read_blueprint(where), open_lemmas)
+    except AutoProveError as e:
+        log.warning("the project's blueprint is not used for the order of the goals: %s", e)
+        return {}
