@@ -573,10 +573,13 @@ def blueprint(
     target: Optional[str] = typer.Option(None, "--target", help="the node whose critical path is shown (default: "
                                          "the sink with the longest one)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the whole result as JSON"),
+    update: bool = typer.Option(False, "--update", help="print the edits that make the blueprint's \\leanok "
+                                "(\\rocqok) marks say what the prover says, as a diff"),
+    write: bool = typer.Option(False, "--write", help="with --update: apply them to the blueprint's files"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
     """Check a blueprint (leanblueprint LaTeX; `\\rocq{}`/`\\rocqok` for Coq) against the prover: coverage, false
-    and missing greens, what can be proved next, the critical path. Changes nothing."""
+    and missing greens, what can be proved next, the critical path. Changes nothing unless --update --write."""
     _setup_logging(verbose)
     from .blueprint.check import check_blueprint
 
@@ -594,6 +597,22 @@ def blueprint(
     blueprint_report(console, result)
     if json_out is not None:
         write_json(json_out, result.to_json())
+    if update or write:
+        from .blueprint.update import plan_updates
+
+        where = where if where is not None else project
+        edits = plan_updates(result, where)
+        for e in edits:
+            console.print(escape(e.diff(project)), end="", highlight=False, soft_wrap=True)
+        if not edits:
+            console.print("the blueprint's marks already say what the prover says")
+        elif write:
+            for e in edits:
+                e.file.write_text(e.after, encoding="utf-8")
+            console.print(f"wrote {len(edits)} file(s): {sum(len(e.added) for e in edits)} node(s) marked, "
+                          f"{sum(len(e.removed) for e in edits)} unmarked")
+        else:
+            console.print("(--write applies these edits)")
 
 
 @app.command()

@@ -174,3 +174,44 @@ def test_the_blueprint_orders_the_goals_in_the_cli_and_the_editor(tmp_path: Path
         c.close()
     assert st.get("proved") == 3, st
     assert ledger_order(root) == ["la", "lb", "z1"]
+
+
+@needs_coq
+def test_the_updater_marks_what_coq_proved_and_unmarks_false_greens(tmp_path: Path) -> None:
+    """`--update` prints the edits as a diff and changes nothing; `--write` applies them; the next check finds no
+    false or missing green; a second update has nothing to do."""
+    project = demo(tmp_path)
+    bp_dir = tmp_path / "blueprint"
+    shutil.copytree(REPO / "blueprint", bp_dir)
+    content = bp_dir / "src" / "content.tex"
+    before = content.read_text()
+    r = run_cli("blueprint", project, "--blueprint", bp_dir, "--update", timeout=600)
+    assert r.returncode == 0 and content.read_text() == before, r
+    assert "-\\begin{proof}\\rocqok\n+\\begin{proof}\n Induction on $n$." in r.stdout, r.stdout
+    assert "+\\begin{proof}\\rocqok\n Linear arithmetic." in r.stdout
+    r = run_cli("blueprint", project, "--blueprint", bp_dir, "--update", "--write", "--json", tmp_path / "b.json",
+                timeout=600)
+    assert r.returncode == 0 and "1 node(s) marked, 1 unmarked" in r.stdout, r
+    after = content.read_text()
+    assert after.count("\\rocqok") == before.count("\\rocqok") and after != before
+    r = run_cli("blueprint", project, "--blueprint", bp_dir, "--update", "--json", tmp_path / "c.json", timeout=600)
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["false_greens"] == [] and doc["missing_greens"] == [] and "already say" in r.stdout, r
+
+
+def test_the_updater_unmarks_a_statement_without_proof_or_declaration(tmp_path: Path) -> None:
+    from sidecar.blueprint.check import BlueprintCheck
+    from sidecar.blueprint.update import plan_updates
+
+    text = ("\\begin{lemma}[Gone]\\label{gone}\\lean{Foo.gone}\\leanok\nA.\n\\end{lemma}\n\\begin{proof}\\leanok\nB.\n"
+            "\\end{proof}\n\n\\begin{lemma}\\label{bare}\\lean{bare}\\leanok\nC.\n\\end{lemma}\n\n"
+            "\\begin{theorem}\\label{done}\\lean{done}\nD.\n\\end{theorem}\n% a comment\n\\begin{proof}\nE.\n\\end{proof}\n")
+    root = blueprint(tmp_path, text)
+    bp = Blueprint.of([Node("gone", decls=("Foo.gone",), leanok=True, has_proof=True, proof_leanok=True),
+                       Node("bare", decls=("bare",), leanok=True), Node("done", decls=("done",), has_proof=True)])
+    truth = {"Foo.gone": DeclTruth(False), "bare": DeclTruth(True, open=("bare",)), "done": DeclTruth(True)}
+    (edit,) = plan_updates(BlueprintCheck(bp, truth, bp.status(truth)), root)
+    assert edit.removed == ("bare", "gone") and edit.added == ("done",)
+    assert edit.after == text.replace("\\leanok", "").replace("\\label{done}", "\\label{done}\\leanok").replace(
+        "% a comment\n\\begin{proof}", "% a comment\n\\begin{proof}\\leanok")
+    assert (root / "src" / "content.tex").read_text() == text  # planning writes nothing
