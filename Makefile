@@ -12,10 +12,11 @@ setup: setup-coq setup-python
 setup-coq:
 	@if ! command -v coqidetop.opt >/dev/null 2>&1 || ! command -v coqc >/dev/null 2>&1 \
 	    || [ ! -d /usr/lib/ocaml/coq/user-contrib/Hammer ] || ! command -v eprover >/dev/null 2>&1 \
-	    || ! command -v curl >/dev/null 2>&1; then \
-	  echo "installing Coq 8.16, CoqHammer and ATPs from Debian (and curl, which the Lean package's calls use)"; \
+	    || [ ! -d /usr/lib/ocaml/coq/user-contrib/dpdgraph ] || ! command -v curl >/dev/null 2>&1; then \
+	  echo "installing Coq 8.16, CoqHammer, coq-dpdgraph and ATPs from Debian (and curl, which the Lean package's calls use)"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq coq libcoq-stdlib libcoq-hammer eprover cvc4 curl >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq coq libcoq-stdlib libcoq-hammer libcoq-dpdgraph \
+	    eprover cvc4 curl >/dev/null; \
 	fi
 	@coqc --version | head -1
 

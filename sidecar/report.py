@@ -88,7 +88,10 @@ def blueprint_report(console: Console, check: "BlueprintCheck") -> None:
     critical path."""
     bp, status = check.blueprint, check.status
     full = bp.fully_proved(status)
-    t = Table(title="blueprint", show_lines=False)
+    if check.source != "blueprint":
+        console.print("no blueprint: the dependency graph Coq gives the project (coq-dpdgraph), a node per lemma and "
+                      "definition")
+    t = Table(title="blueprint" if check.source == "blueprint" else "dependency graph", show_lines=False)
     for col in ("node", "kind", "declarations", "prover", "marked"):
         t.add_column(col, overflow="fold")
     for label, n in bp.nodes.items():

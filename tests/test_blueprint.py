@@ -215,3 +215,23 @@ def test_the_updater_unmarks_a_statement_without_proof_or_declaration(tmp_path: 
     assert edit.after == text.replace("\\leanok", "").replace("\\label{done}", "\\label{done}\\leanok").replace(
         "% a comment\n\\begin{proof}", "% a comment\n\\begin{proof}\\leanok")
     assert (root / "src" / "content.tex").read_text() == text  # planning writes nothing
+
+
+@needs_coq
+def test_a_coq_project_without_blueprint_gets_the_graph_coq_gives(tmp_path: Path) -> None:
+    """No blueprint: coq-dpdgraph's graph of the project's lemmas and definitions, checked like a blueprint (no
+    marks, so no greens to report)."""
+    if not Path("/usr/lib/ocaml/coq/user-contrib/dpdgraph/dpdgraph.vo").exists():
+        pytest.skip("coq-dpdgraph not installed (make test installs libcoq-dpdgraph)")
+    project = demo(tmp_path)
+    out = tmp_path / "g.json"
+    r = run_cli("blueprint", project, "--json", out, timeout=600)
+    assert r.returncode == 0 and "no blueprint: the dependency graph Coq gives" in r.stdout, r
+    doc = json.loads(out.read_text())
+    assert doc["graph"] == "coq-dpdgraph" and doc["missing_greens"] == [] and doc["false_greens"] == []
+    nodes = {n["label"]: n for n in doc["nodes"]}
+    assert nodes["ListFacts.snoc_app"] == {"label": "ListFacts.snoc_app", "kind": "lemma",
+                                           "decls": ["ListFacts.snoc_app"], "status": "proved",
+                                           "marked_proved": False, "deps": ["ListFacts.snoc"]}
+    assert nodes["NatFacts.tri_closed"]["status"] == "stated" and nodes["ListFacts.snoc"]["kind"] == "definition"
+    assert doc["coverage"]["nodes"] == 18 and "ListFacts.sum_app" in doc["can_prove_next"]

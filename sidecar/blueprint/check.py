@@ -18,6 +18,7 @@ class BlueprintCheck:
     truth: dict[str, DeclTruth]
     status: dict[str, NodeStatus]
     target: str | None = None
+    source: str = "blueprint"  # or "coq-dpdgraph": the graph Coq gives a project with no blueprint (no marks to check)
 
     @property
     def coverage(self) -> Coverage:
@@ -34,7 +35,7 @@ class BlueprintCheck:
         return [(label, self.why_not_proved(label)) for label in self.blueprint.false_greens(self.status)]
 
     def missing_greens(self) -> list[str]:
-        return self.blueprint.missing_greens(self.status)
+        return self.blueprint.missing_greens(self.status) if self.source == "blueprint" else []
 
     def why_not_proved(self, label: str) -> str:
         n = self.blueprint.nodes[label]
@@ -55,6 +56,7 @@ class BlueprintCheck:
     def to_json(self) -> dict[str, Any]:
         c = self.coverage
         return {
+            "graph": self.source,
             "coverage": {"nodes": c.total, "stated": c.stated, "can_prove": c.can_prove, "proved": c.proved,
                          "fully_proved": c.fully_proved},
             "nodes": [{"label": n.label, "kind": n.kind, "decls": list(n.decls), "status": self.status[n.label],
@@ -80,7 +82,15 @@ def check_blueprint(project: Path, where: Path | None = None, target: str | None
     project = Path(project).resolve()
     if progress:
         progress("reading the blueprint")
-    bp = read_blueprint(where if where is not None else project)
+    source = "blueprint"
+    try:
+        bp = read_blueprint(where if where is not None else project)
+    except BlueprintError:
+        if where is not None or not _is_coq(project):
+            raise
+        from .truth import coq_graph
+
+        bp, source = coq_graph(project, progress=progress), "coq-dpdgraph"  # no blueprint: the graph Coq gives
     if target is not None and target not in bp.nodes:
         raise BlueprintError(f"no node {target!r} in the blueprint (its sinks: {', '.join(bp.sinks()[:8])})")
     if (project / "lakefile.lean").exists() or (project / "lakefile.toml").exists() or (
@@ -90,4 +100,8 @@ def check_blueprint(project: Path, where: Path | None = None, target: str | None
     from .truth import coq_truth
 
     truth = coq_truth(project, bp.decls(), progress=progress)
-    return BlueprintCheck(bp, truth, bp.status(truth), target)
+    return BlueprintCheck(bp, truth, bp.status(truth), target, source)
+
+
+def _is_coq(project: Path) -> bool:
+    return (project / "_CoqProject").is_file() or any(project.glob("*.v"))

@@ -15,9 +15,11 @@ from typing import Callable, Sequence
 from ..coq_source import run_coqc
 from ..coqproject import coq_project_for, logical_name, source_of_logical
 from ..errors import AutoProveError
-from .graph import DeclTruth
+from .graph import Blueprint, DeclTruth, Node
 
-__all__ = ["coq_truth"]
+__all__ = ["coq_graph", "coq_truth"]
+
+DPDGRAPH = Path("/usr/lib/ocaml/coq/user-contrib/dpdgraph")
 
 PROBE = "autoprove_blueprint_probe"
 _FOUND = re.compile(r"^(?:Constant|Inductive|Constructor|Notation|Module|Ltac)\s+(\S+)", re.M)
@@ -37,17 +39,14 @@ def project_modules(root: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,
-              progress: Callable[[str], None] | None = None) -> dict[str, DeclTruth]:
-    """What Coq says of each name of `decls` in the project at `root`.
+_DPD_NODE = re.compile(r'^N: (\d+) "([^"]+)" \[(.*)\];\s*$')
+_DPD_EDGE = re.compile(r"^E: (\d+) (\d+) ")
 
-    Raises:
-        AutoProveError: the project cannot be built or loaded (its first error).
-    """
+
+def _build_probe(root: Path, timeout: float, progress: Callable[[str], None] | None) -> tuple[str, object]:
+    """The `Require` lines of every project module (built privately first) and the project's load arguments."""
     from ..build import build_dependencies
-    from ..verify import parse_assumptions
 
-    root = Path(root).resolve()
     modules = project_modules(root)
     require = "".join(f"Require {name}.\n" for _, name in modules)  # not imported: Coq prints full names
     probe_path = root / f"{PROBE}.v"
@@ -56,12 +55,68 @@ def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,
     built = build_dependencies([probe_path], sources={probe_path: require.encode()}, timeout=timeout)
     if built.failures:
         raise AutoProveError(str(built.failures[0]))
-    cp = coq_project_for(probe_path)
+    return require, coq_project_for(probe_path)
+
+
+def coq_graph(root: Path, *, timeout: float = 600.0, progress: Callable[[str], None] | None = None) -> Blueprint:
+    """The graph Coq itself gives a project with no blueprint (coq-dpdgraph's `Print FileDependGraph`): a node per
+    lemma and definition of the project, named by its full name, using the project's objects its statement and
+    proof use (an admitted lemma's proof uses nothing).
+
+    Raises:
+        AutoProveError: coq-dpdgraph is not installed, or the project cannot be built.
+    """
+    if not (DPDGRAPH / "dpdgraph.vo").exists():
+        raise AutoProveError("the graph of a Coq project with no blueprint comes from coq-dpdgraph: apt-get install "
+                             "libcoq-dpdgraph")
+    root = Path(root).resolve()
+    require, cp = _build_probe(root, timeout, progress)
+    modules = [name for _, name in project_modules(root)]
+    if not modules:
+        return Blueprint.of([])
+    if progress:
+        progress("asking Coq for the dependency graph")
+    body = (require + "Require dpdgraph.dpdgraph.\nSet DependGraph File \"graph.out\".\n"
+            f"Print FileDependGraph {' '.join(modules)}.\n")
+    r = run_coqc(body.encode(), PROBE, cp.args, timeout=timeout, load_dir=cp.root,  # type: ignore[attr-defined]
+                 time_sentences=False)  # the graph lands beside the probe, read back as an output
+    if not r.ok or "graph" not in r.outputs:
+        why = r.error.message if r.error is not None else ("timed out" if r.timed_out else r.stderr[-300:])
+        raise AutoProveError(f"coq-dpdgraph failed on the project: {why}")
+    names: dict[str, tuple[str, str]] = {}
+    uses: dict[str, list[str]] = {}
+    for line in r.outputs["graph"].splitlines():
+        m = _DPD_NODE.match(line)
+        if m:
+            attrs = dict(a.strip().split("=", 1) for a in m.group(3).split(",") if "=" in a)
+            path = attrs.get("path", "").strip('"')
+            full = f"{path}.{m.group(2)}" if path else m.group(2)
+            names[m.group(1)] = (full, "lemma" if attrs.get("prop") == "yes" else "definition")
+            continue
+        m = _DPD_EDGE.match(line)
+        if m:
+            uses.setdefault(m.group(1), []).append(m.group(2))
+    nodes = [Node(full, kind=kind, decls=(full,), uses=tuple(sorted(names[u][0] for u in uses.get(i, ()) if u in names)))
+             for i, (full, kind) in names.items()]
+    return Blueprint.of(sorted(nodes, key=lambda n: n.label))
+
+
+def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,
+              progress: Callable[[str], None] | None = None) -> dict[str, DeclTruth]:
+    """What Coq says of each name of `decls` in the project at `root`.
+
+    Raises:
+        AutoProveError: the project cannot be built or loaded (its first error).
+    """
+    from ..verify import parse_assumptions
+
+    root = Path(root).resolve()
+    require, cp = _build_probe(root, timeout, progress)
     names = [d for d in dict.fromkeys(decls) if re.fullmatch(r"[\w'.]+", d)]
 
     def ask(body: str) -> dict[str, str]:
-        r = run_coqc((require + body).encode(), PROBE, cp.args, timeout=timeout, load_dir=cp.root,
-                     time_sentences=False)
+        r = run_coqc((require + body).encode(), PROBE, cp.args, timeout=timeout,  # type: ignore[attr-defined]
+                     load_dir=cp.root, time_sentences=False)  # type: ignore[attr-defined]
         if not r.ok:
             why = r.error.message if r.error is not None else ("timed out" if r.timed_out else r.stderr[-300:])
             raise AutoProveError(f"loading the project's modules for the blueprint failed: {why}")
