@@ -581,10 +581,10 @@ def blueprint(
     """Check a blueprint (leanblueprint LaTeX; `\\rocq{}`/`\\rocqok` for Coq) against the prover: coverage, false
     and missing greens, what can be proved next, the critical path. Changes nothing unless --update --write."""
     _setup_logging(verbose)
-    from .blueprint.check import check_blueprint
+    from .blueprint.check import check_blueprint, project_backend
 
     project = project.resolve()
-    _require_toolchain("coq")
+    _require_toolchain(project_backend(project))
     _guard()
     try:
         with console.status("reading the blueprint") as status:

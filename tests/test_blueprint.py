@@ -235,3 +235,53 @@ def test_a_coq_project_without_blueprint_gets_the_graph_coq_gives(tmp_path: Path
                                            "marked_proved": False, "deps": ["ListFacts.snoc"]}
     assert nodes["NatFacts.tri_closed"]["status"] == "stated" and nodes["ListFacts.snoc"]["kind"] == "definition"
     assert doc["coverage"]["nodes"] == 18 and "ListFacts.sum_app" in doc["can_prove_next"]
+
+
+def test_lean_truth_reads_print_axioms_of_each_declaration(tmp_path: Path) -> None:
+    """A Lean project's declarations, through one REPL command (`import` every module, `#print axioms` each name).
+    No Lean runs here: the REPL is a hand-written model answering in the recorded shape with Lean's own message
+    texts (`'X' depends on axioms: [...]`, `Unknown constant`), so this tests our reading, not Lean."""
+    from sidecar.blueprint.truth import lean_modules, lean_truth
+    from sidecar.errors import AutoProveError
+    from sidecar.provers.lean import parse_response
+
+    root = tmp_path / "proj"
+    (root / "Proj" / "Sub").mkdir(parents=True)
+    (root / ".lake" / "packages").mkdir(parents=True)
+    for rel in ("Proj/Basic.lean", "Proj/Sub/Deep.lean", "lakefile.lean", ".lake/packages/X.lean"):
+        (root / rel).write_text("-- a module\n")
+    assert lean_modules(root) == ["Proj.Basic", "Proj.Sub.Deep"]
+    axioms = {"Proj.done": "[propext, Classical.choice, Quot.sound]", "Proj.open_one": "[propext, sorryAx]",
+              "Proj.pure": None}
+
+    class Repl:
+        def __init__(self, loads: bool = True) -> None:
+            self.loads, self.sources = loads, []  # type: ignore[var-annotated]
+
+        def run_file(self, file: Path, source: str, workdir: Path | None, timeout: float):  # type: ignore[no-untyped-def]
+            self.sources.append(source)
+            messages = []
+            for i, line in enumerate(source.split("\n"), 1):
+                if line.startswith("import ") and not self.loads:
+                    messages.append({"severity": "error", "pos": {"line": i, "column": 0},
+                                     "data": f"object file for {line[7:]} does not exist"})
+                if line.startswith("#print axioms "):
+                    name = line.split()[-1]
+                    if name not in axioms:
+                        data, sev = f"Unknown constant `{name}`", "error"
+                    elif axioms[name] is None:
+                        data, sev = f"'{name}' does not depend on any axioms", "info"
+                    else:
+                        data, sev = f"'{name}' depends on axioms: {axioms[name]}", "info"
+                    messages.append({"severity": sev, "pos": {"line": i, "column": 0}, "data": data})
+            return parse_response({"messages": messages, "env": 0})
+
+    repl = Repl()
+    truth = lean_truth(root, ["Proj.done", "Proj.open_one", "Proj.pure", "Proj.nope", "Proj.done"], repl)
+    assert repl.sources == ["import Proj.Basic\nimport Proj.Sub.Deep\n\n#print axioms Proj.done\n"
+                            "#print axioms Proj.open_one\n#print axioms Proj.pure\n#print axioms Proj.nope\n"]
+    assert truth == {"Proj.done": DeclTruth(True, (), ("Classical.choice", "Quot.sound", "propext")),
+                     "Proj.open_one": DeclTruth(True, ("sorryAx",), ("propext",)),
+                     "Proj.pure": DeclTruth(True), "Proj.nope": DeclTruth(False)}
+    with pytest.raises(AutoProveError, match="lake build"):
+        lean_truth(root, ["Proj.done"], Repl(loads=False))

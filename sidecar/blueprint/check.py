@@ -9,7 +9,7 @@ from typing import Any, Callable
 from .graph import Blueprint, Coverage, DeclTruth, NodeStatus
 from .read import BlueprintError, read_blueprint
 
-__all__ = ["BlueprintCheck", "check_blueprint"]
+__all__ = ["BlueprintCheck", "check_blueprint", "project_backend"]
 
 
 @dataclass
@@ -76,8 +76,8 @@ def check_blueprint(project: Path, where: Path | None = None, target: str | None
     """Read the blueprint at `where` (default: the project's own) and ask the prover about its declarations.
 
     Raises:
-        BlueprintError: no blueprint, one that does not parse, an unknown target, or a Lean project (not yet).
-        AutoProveError: the project cannot be built.
+        BlueprintError: no blueprint, one that does not parse, or an unknown target.
+        AutoProveError: the project cannot be built or loaded; no Lean toolchain (a Lean project).
     """
     project = Path(project).resolve()
     if progress:
@@ -93,14 +93,31 @@ def check_blueprint(project: Path, where: Path | None = None, target: str | None
         bp, source = coq_graph(project, progress=progress), "coq-dpdgraph"  # no blueprint: the graph Coq gives
     if target is not None and target not in bp.nodes:
         raise BlueprintError(f"no node {target!r} in the blueprint (its sinks: {', '.join(bp.sinks()[:8])})")
-    if (project / "lakefile.lean").exists() or (project / "lakefile.toml").exists() or (
-            project / "lean-toolchain").exists():
-        raise BlueprintError("checking a blueprint against Lean (`#print axioms` through the REPL) is not built yet; "
-                             "Coq projects are checked with Coq")
-    from .truth import coq_truth
+    if _is_lean(project):
+        from ..provers.lean import LeanProver
+        from .truth import lean_truth
 
-    truth = coq_truth(project, bp.decls(), progress=progress)
+        if progress:
+            progress(f"asking Lean about {len(bp.decls())} declarations")
+        prover = LeanProver()
+        try:
+            truth = lean_truth(project, bp.decls(), prover)
+        finally:
+            prover.close()
+    else:
+        from .truth import coq_truth
+
+        truth = coq_truth(project, bp.decls(), progress=progress)
     return BlueprintCheck(bp, truth, bp.status(truth), target, source)
+
+
+def _is_lean(project: Path) -> bool:
+    return any((project / name).exists() for name in ("lakefile.lean", "lakefile.toml", "lean-toolchain"))
+
+
+def project_backend(project: Path) -> str:
+    """"lean" for a Lake project, else "coq": the prover a blueprint of `project` is checked against."""
+    return "lean" if _is_lean(Path(project)) else "coq"
 
 
 def _is_coq(project: Path) -> bool:

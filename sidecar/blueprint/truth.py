@@ -17,7 +17,7 @@ from ..coqproject import coq_project_for, logical_name, source_of_logical
 from ..errors import AutoProveError
 from .graph import Blueprint, DeclTruth, Node
 
-__all__ = ["coq_graph", "coq_truth"]
+__all__ = ["coq_graph", "coq_truth", "lean_modules", "lean_truth"]
 
 DPDGRAPH = Path("/usr/lib/ocaml/coq/user-contrib/dpdgraph")
 
@@ -147,4 +147,63 @@ def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,
         for _header, name, _unsafe in entries:
             (own if source_of_logical(name, cp.args, cp.root) is not None else lib).append(name)
         out[n] = DeclTruth(exists=True, open=tuple(dict.fromkeys(own)), axioms=tuple(dict.fromkeys(lib)))
+    return out
+
+
+LEAN_PROBE = "AutoProveBlueprintProbe.lean"
+_UNKNOWN = re.compile(r"(?i)unknown (?:identifier|constant|declaration)")
+
+
+def lean_modules(root: Path) -> list[str]:
+    """The project's own Lean modules: every `.lean` file under `root` but the Lake files, `.lake/` and hidden
+    folders, as module names (`A/B.lean` → `A.B`)."""
+    out = []
+    for p in sorted(Path(root).rglob("*.lean")):
+        rel = p.relative_to(root)
+        if rel.parts[0].startswith(".") or rel.name in ("lakefile.lean", LEAN_PROBE) or \
+                any(part.startswith(".") for part in rel.parts):
+            continue
+        out.append(".".join(rel.with_suffix("").parts))
+    return out
+
+
+def lean_truth(root: Path, decls: Sequence[str], prover: object, *, timeout: float = 600.0) -> dict[str, DeclTruth]:
+    """What Lean says of each name of `decls` in the project at `root` (built with `lake build`): one REPL command
+    that imports every module of the project and asks `#print axioms` of each name. `sorryAx` among a declaration's
+    axioms makes it open (Lean does not say which lemma the `sorry` is in); the other axioms are reported.
+
+    Raises:
+        AutoProveError: the modules do not load (the project not built), or the REPL fails.
+    """
+    from ..verify_lean import parse_axioms
+
+    root = Path(root).resolve()
+    modules = lean_modules(root)
+    names = [d for d in dict.fromkeys(decls) if re.fullmatch(r"[^\s()\[\]{},]+", d)]
+    head = "".join(f"import {m}\n" for m in modules) + "\n"
+    first = head.count("\n") + 1  # the line of the first `#print axioms`
+    source = head + "".join(f"#print axioms {n}\n" for n in names)
+    r = prover.run_file(root / LEAN_PROBE, source, root, timeout)  # type: ignore[attr-defined]
+    if r.error:
+        raise AutoProveError(f"the Lean REPL failed on the blueprint's probe: {r.error}")
+    early = [m for m in r.messages if m.severity == "error" and m.line < first]
+    if early:
+        raise AutoProveError("the project's modules do not load in the Lean REPL (build them with `lake build`): "
+                             + " ".join(early[0].data.split())[:300])
+    out: dict[str, DeclTruth] = {}
+    for m in r.messages:
+        k = m.line - first
+        if not 0 <= k < len(names):
+            continue
+        name = names[k]
+        if m.severity == "error":
+            out[name] = DeclTruth(exists=False) if _UNKNOWN.search(m.data) or name not in out else out[name]
+            continue
+        parsed = parse_axioms(m.data)
+        if parsed is not None:
+            axioms = parsed[1]
+            out[name] = DeclTruth(exists=True, open=("sorryAx",) if "sorryAx" in axioms else (),
+                                  axioms=tuple(sorted(axioms - {"sorryAx"})))
+    for name in names:
+        out.setdefault(name, DeclTruth(exists=False))  # no answer for it: not a declaration Lean knows
     return out
