@@ -247,6 +247,11 @@ def prove(
     budget: float = typer.Option(60.0, help="search seconds per goal"),
     cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
     write: bool = typer.Option(False, "--write", help="patch files in place with verified proofs only"),
+    branch: bool = typer.Option(False, "--branch", help="commit the verified proofs on a new branch "
+                                "(auto-prove/<branch>-<hash>) instead of touching your files or your branch"),
+    commit_per: str = typer.Option("run", "--commit-per", help="--branch: one commit per run or per lemma"),
+    push: Optional[str] = typer.Option(None, "--push", help="--branch: push the branch to this remote"),
+    pr: bool = typer.Option(False, "--pr", help="--branch --push: open a pull request (gh, else $GITHUB_TOKEN)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON report here"),
     backend: str = typer.Option("auto", help="auto | coq | lean"),
     profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
@@ -277,6 +282,7 @@ def prove(
     _setup_logging(verbose)
     _check_backend(backend)
     _check_profile(profile)
+    _check_branch(write, branch, commit_per, push, pr)
     from .build import search_waves
     from .ledger import Ledger
     from .report import goal_table, progress_bar, prove_json, write_json
@@ -293,6 +299,14 @@ def prove(
         raise typer.Exit(2)
     for b in sorted({backend_for(f, backend) or backend for f in files}):
         _require_toolchain(b)
+    if branch:  # refused now rather than after the search
+        from .vcs import VcsError, preflight
+
+        try:
+            preflight(project_root(files), files, push)
+        except VcsError as e:
+            err.print(f"[red]error:[/] {escape(str(e))}")
+            raise typer.Exit(2)
     _guard()
     neural_model = _neural_model(model)
     t0 = time.monotonic()
@@ -385,6 +399,52 @@ def prove(
         write_json(json_out, doc)
     if ledger is not None:
         ledger.close()
+    if branch:
+        _commit_branch(root, outcomes, commit_per == "lemma", push, pr, budget, profile, wall,
+                       cpu_frac * wall * (os.cpu_count() or 1))
+
+
+def _check_branch(write: bool, branch: bool, commit_per: str, push: Optional[str], pr: bool) -> None:
+    if commit_per not in ("run", "lemma"):
+        err.print("[red]error:[/] --commit-per is run or lemma")
+        raise typer.Exit(2)
+    if branch and write:
+        err.print("[red]error:[/] --branch commits the proofs on a branch of their own; --write patches your files: "
+                  "choose one")
+        raise typer.Exit(2)
+    if (push or pr) and not branch or pr and not push:
+        err.print("[red]error:[/] --push needs --branch, and --pr needs --push")
+        raise typer.Exit(2)
+
+
+def _commit_branch(path: Path, outcomes: list, per_lemma: bool, push: Optional[str], pr: bool,  # type: ignore[type-arg]
+                   budget: float, profile: int, wall: float, cpu_seconds: float) -> None:
+    """--branch: the verified proofs committed on a branch of their own (vcs.py), pushed and proposed if asked."""
+    from .vcs import VcsError, check_remote, commit_proofs, open_pull_request, pr_body, push_branch
+    from .workspace import verified_patches
+
+    if not any(o.status == "proved" and o.verified for o in outcomes):
+        console.print("no verified proof: no branch made")
+        return
+    try:
+        if push:
+            check_remote(path, push)
+        result = commit_proofs(path, verified_patches(outcomes, each=per_lemma), per_lemma=per_lemma, budget=budget,
+                               profile=profile)
+        body = pr_body(result, wall=wall, cpu_seconds=cpu_seconds)
+        console.print(f"committed {len(result.proved)} proof(s) on branch [bold]{escape(result.branch)}[/] "
+                      f"({len(result.commits)} commit(s) on {escape(result.base)}); review: git log -p "
+                      f"{escape(result.base)}..{escape(result.branch)}")
+        if push:
+            push_branch(path, result.branch, push)
+            console.print(f"pushed {escape(result.branch)} to {escape(push)}")
+        if pr:
+            title = f"auto-prove: {len(result.proved)} proof(s) on {result.base}"
+            url = open_pull_request(path, result, push or "origin", title, body)
+            console.print(f"pull request: {escape(url)}")
+    except VcsError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
 
 
 @app.command()

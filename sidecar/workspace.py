@@ -115,25 +115,36 @@ class WriteReport:
     message: str = ""
 
 
-def write_verified(outcomes: Sequence[GoalOutcome], verify_timeout: float = 300.0) -> list[WriteReport]:
-    """Patch each file in place with its verified proofs only, so that it still compiles.
+@dataclass(frozen=True)
+class VerifiedPatch:
+    """A file's text with its verified proofs in it (`verified_patches`), checked as a whole."""
 
-    The combined patch of a file is verified once more and exactly the bytes that were checked are written. If
-    the combination is refused, proofs are added one by one, each kept only if the file still verifies. A file
-    changed on disk since its goals were found is skipped.
-    """
-    from .patch import write_file_atomically
+    file: Path
+    original: bytes
+    patched: bytes | None  # None: nothing could be kept (or the file changed on disk)
+    kept: tuple[GoalOutcome, ...]
+    refused: int
+    message: str = ""
+
+
+def verified_patches(outcomes: Sequence[GoalOutcome], verify_timeout: float = 300.0,
+                     each: bool = False) -> list[VerifiedPatch]:
+    """For each file with verified proofs, its text with them in it, verified once more as a whole (exactly the
+    bytes that were checked). If the combination is refused, proofs are added one by one, each kept only if the file
+    still verifies. A file changed on disk since its goals were found gets no patch. With `each`, one patch per kept
+    proof instead, each holding that proof and those before it (for a commit per lemma)."""
     from .verify import verify_file
 
     by_file: dict[Path, list[GoalOutcome]] = defaultdict(list)
     for o in outcomes:
         if o.status == "proved" and o.verified and o.replacement is not None:
             by_file[o.goal.file].append(o)
-    reports = []
+    out = []
     for f, outs in by_file.items():
         data = f.read_bytes()
         if hashlib.sha256(data).hexdigest() != outs[0].goal.file_digest:
-            reports.append(WriteReport(f, 0, len(outs), "file changed on disk since its goals were found; not written"))
+            out.append(VerifiedPatch(f, data, None, (), len(outs),
+                                     "file changed on disk since its goals were found; not written"))
             continue
 
         def check(chosen: list[GoalOutcome]) -> bytes | None:
@@ -144,16 +155,31 @@ def write_verified(outcomes: Sequence[GoalOutcome], verify_timeout: float = 300.
                             allow_open=any(o.depends_on_open for o in chosen))
             return v.patched if v.ok else None
 
-        patched = check(outs)
+        patched = None if each else check(outs)
         kept = outs
+        steps: list[tuple[bytes, list[GoalOutcome]]] = []
         if patched is None:
             kept = []
             for o in outs:
                 trial = check(kept + [o])
                 if trial is not None:
                     kept, patched = kept + [o], trial
-        if kept and patched is not None:
-            write_file_atomically(f, patched)
-        reports.append(WriteReport(f, len(kept), len(outs) - len(kept),
-                                   "" if len(kept) == len(outs) else "some proofs were refused when combined"))
+                    steps.append((trial, list(kept)))
+        note = "" if len(kept) == len(outs) else "some proofs were refused when combined"
+        if each:
+            out += [VerifiedPatch(f, data, b, tuple(k), 0, note) for b, k in steps]
+        else:
+            out.append(VerifiedPatch(f, data, patched if kept else None, tuple(kept), len(outs) - len(kept), note))
+    return out
+
+
+def write_verified(outcomes: Sequence[GoalOutcome], verify_timeout: float = 300.0) -> list[WriteReport]:
+    """Patch each file in place with its verified proofs only (`verified_patches`), so that it still compiles."""
+    from .patch import write_file_atomically
+
+    reports = []
+    for p in verified_patches(outcomes, verify_timeout):
+        if p.patched is not None and p.kept:
+            write_file_atomically(p.file, p.patched)
+        reports.append(WriteReport(p.file, len(p.kept), p.refused, p.message))
     return reports
