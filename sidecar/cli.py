@@ -252,6 +252,8 @@ def prove(
     commit_per: str = typer.Option("run", "--commit-per", help="--branch: one commit per run or per lemma"),
     push: Optional[str] = typer.Option(None, "--push", help="--branch: push the branch to this remote"),
     pr: bool = typer.Option(False, "--pr", help="--branch --push: open a pull request (gh, else $GITHUB_TOKEN)"),
+    leanok: bool = typer.Option(False, "--leanok", help="--branch: the project blueprint's \\leanok (\\rocqok) "
+                                "marks made true in the same commit"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON report here"),
     backend: str = typer.Option("auto", help="auto | coq | lean"),
     profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
@@ -283,6 +285,9 @@ def prove(
     _check_backend(backend)
     _check_profile(profile)
     _check_branch(write, branch, commit_per, push, pr)
+    if leanok and not branch:
+        err.print("[red]error:[/] --leanok needs --branch")
+        raise typer.Exit(2)
     from .build import search_waves
     from .ledger import Ledger
     from .report import goal_table, progress_bar, prove_json, write_json
@@ -401,7 +406,33 @@ def prove(
         ledger.close()
     if branch:
         _commit_branch(root, outcomes, commit_per == "lemma", push, pr, budget, profile, wall,
-                       cpu_frac * wall * (os.cpu_count() or 1))
+                       cpu_frac * wall * (os.cpu_count() or 1), leanok)
+
+
+def _blueprint_marks(path: Path) -> Callable[[Path], list[str]]:
+    """--leanok: in the worktree with every proof in it, the blueprint's marks made to say what the prover says."""
+    from .blueprint.check import check_blueprint
+    from .blueprint.priority import project_blueprint
+    from .blueprint.update import plan_updates
+    from .vcs import VcsError
+
+    def marks(work: Path) -> list[str]:
+        import git
+
+        top = Path(str(git.Repo(path, search_parent_directories=True).working_tree_dir)).resolve()
+        root = work / Path(path).resolve().relative_to(top) if Path(path).is_dir() else work
+        where = project_blueprint(root) or project_blueprint(work)
+        if where is None:
+            raise VcsError("--leanok: the project has no blueprint (blueprint/src/web.tex); nothing was committed")
+        try:
+            edits = plan_updates(check_blueprint(root, where), where)
+        except AutoProveError as problem:
+            raise VcsError(f"--leanok: {problem}; nothing was committed") from None
+        for edit in edits:
+            edit.file.write_text(edit.after, encoding="utf-8")
+        return [edit.file.relative_to(work).as_posix() for edit in edits]
+
+    return marks
 
 
 def _check_branch(write: bool, branch: bool, commit_per: str, push: Optional[str], pr: bool) -> None:
@@ -418,7 +449,7 @@ def _check_branch(write: bool, branch: bool, commit_per: str, push: Optional[str
 
 
 def _commit_branch(path: Path, outcomes: list, per_lemma: bool, push: Optional[str], pr: bool,  # type: ignore[type-arg]
-                   budget: float, profile: int, wall: float, cpu_seconds: float) -> None:
+                   budget: float, profile: int, wall: float, cpu_seconds: float, leanok: bool = False) -> None:
     """--branch: the verified proofs committed on a branch of their own (vcs.py), pushed and proposed if asked."""
     from .vcs import VcsError, check_remote, commit_proofs, open_pull_request, pr_body, push_branch
     from .workspace import verified_patches
@@ -430,7 +461,7 @@ def _commit_branch(path: Path, outcomes: list, per_lemma: bool, push: Optional[s
         if push:
             check_remote(path, push)
         result = commit_proofs(path, verified_patches(outcomes, each=per_lemma), per_lemma=per_lemma, budget=budget,
-                               profile=profile)
+                               profile=profile, also=_blueprint_marks(path) if leanok else None)
         body = pr_body(result, wall=wall, cpu_seconds=cpu_seconds)
         console.print(f"committed {len(result.proved)} proof(s) on branch [bold]{escape(result.branch)}[/] "
                       f"({len(result.commits)} commit(s) on {escape(result.base)}); review: git log -p "
@@ -662,15 +693,15 @@ def blueprint(
 
         where = where if where is not None else project
         edits = plan_updates(result, where)
-        for e in edits:
-            console.print(escape(e.diff(project)), end="", highlight=False, soft_wrap=True)
+        for edit in edits:
+            console.print(escape(edit.diff(project)), end="", highlight=False, soft_wrap=True)
         if not edits:
             console.print("the blueprint's marks already say what the prover says")
         elif write:
-            for e in edits:
-                e.file.write_text(e.after, encoding="utf-8")
-            console.print(f"wrote {len(edits)} file(s): {sum(len(e.added) for e in edits)} node(s) marked, "
-                          f"{sum(len(e.removed) for e in edits)} unmarked")
+            for edit in edits:
+                edit.file.write_text(edit.after, encoding="utf-8")
+            console.print(f"wrote {len(edits)} file(s): {sum(len(x.added) for x in edits)} node(s) marked, "
+                          f"{sum(len(x.removed) for x in edits)} unmarked")
         else:
             console.print("(--write applies these edits)")
 

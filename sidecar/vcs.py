@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import __version__
 from .errors import AutoProveError
@@ -87,8 +87,10 @@ def preflight(path: Path, files: Sequence[Path], remote: str | None = None) -> N
 
 
 def commit_proofs(path: Path, patches: Sequence["VerifiedPatch"], *, per_lemma: bool = False, budget: float = 0.0,
-                  profile: int = 0) -> BranchResult:
-    """Commit the verified `patches` (files of the repository holding `path`) on a new branch from HEAD.
+                  profile: int = 0, also: Callable[[Path], list[str]] | None = None) -> BranchResult:
+    """Commit the verified `patches` (files of the repository holding `path`) on a new branch from HEAD. `also`,
+    given the worktree with every proof in it, edits more files there (the blueprint's marks) and names them
+    (relative paths); they join the last commit.
 
     Raises:
         VcsError: see the module docstring; nothing is changed then.
@@ -127,10 +129,11 @@ def commit_proofs(path: Path, patches: Sequence["VerifiedPatch"], *, per_lemma: 
 
         wt = git.Repo(work)
         groups = [[(p, r)] for p, r in zip(useful, rels)] if per_lemma else [list(zip(useful, rels))]
-        for group in groups:
+        for k, group in enumerate(groups):
             for p, rel in group:
                 (work / rel).write_bytes(p.patched or b"")
-            wt.index.add([rel for _, rel in group])
+            more = also(work) if also is not None and k == len(groups) - 1 else []
+            wt.index.add([rel for _, rel in group] + more)
             outs = [o for p, _ in group for o in (p.kept[-1:] if per_lemma else p.kept)]
             commit = wt.index.commit(_message(outs, budget, profile))
             result.commits.append(commit.hexsha)

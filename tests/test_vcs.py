@@ -159,3 +159,27 @@ def test_bad_repository_states_are_refused_before_the_search(tmp_path: Path) -> 
         assert r.returncode == 2, (args, r)
     r = run_cli("prove", root / "A.v", "--push", "origin")
     assert r.returncode == 2 and "--push needs --branch" in r.stderr
+
+
+@needs_coq
+def test_leanok_marks_go_in_the_same_commit(tmp_path: Path) -> None:
+    """--leanok: in the worktree with the proofs in it, the project blueprint's marks are made true (checked by Coq
+    there) and join the commit: `a` (now proved) is marked, `c` (still admitted) loses its false mark."""
+    pytest.importorskip("plasTeX")
+    root = repo(tmp_path)
+    src = root / "blueprint" / "src"
+    src.mkdir(parents=True)
+    (src / "web.tex").write_text("\\documentclass{report}\n\\usepackage{amsthm}\n\\usepackage{blueprint}\n"
+                                 "\\newtheorem{lemma}{Lemma}\n\\begin{document}\n\\input{content}\n\\end{document}\n")
+    content = ("\\begin{lemma}\\label{a}\\rocq{a}\nA.\n\\end{lemma}\n\\begin{proof}\nX.\n\\end{proof}\n\n"
+               "\\begin{lemma}\\label{c}\\rocq{c}\\rocqok\nC.\n\\end{lemma}\n\\begin{proof}\\rocqok\nY.\n\\end{proof}\n")
+    (src / "content.tex").write_text(content)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "blueprint")
+    r = prove(root, "--leanok")
+    assert r.returncode == 0, r
+    branch = f"auto-prove/main-{git(root, 'rev-parse', 'HEAD')[:8]}"
+    assert git(root, "show", "--format=", "--name-only", branch).splitlines() == ["A.v", "blueprint/src/content.tex"]
+    marked = git(root, "show", f"{branch}:blueprint/src/content.tex")
+    assert "\\label{a}\\rocqok\\rocq{a}" in marked and "\\begin{proof}\\rocqok\nX." in marked
+    assert "\\begin{proof}\nY." in marked and (src / "content.tex").read_text() == content
