@@ -247,6 +247,8 @@ def prove(
     budget: float = typer.Option(60.0, help="search seconds per goal"),
     cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
     write: bool = typer.Option(False, "--write", help="patch files in place with verified proofs only"),
+    golf: float = typer.Option(5.0, "--golf", help="seconds to look for a shorter proof once one is verified (0: "
+                               "keep the first)"),
     branch: bool = typer.Option(False, "--branch", help="commit the verified proofs on a new branch "
                                 "(auto-prove/<branch>-<hash>) instead of touching your files or your branch"),
     commit_per: str = typer.Option("run", "--commit-per", help="--branch: one commit per run or per lemma"),
@@ -343,7 +345,8 @@ def prove(
             ledger = Ledger(root, in_memory=True)
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
-                            resume=not fresh, strict=strict, neural_model=neural_model, **(llm_settings or {}))
+                            resume=not fresh, strict=strict, neural_model=neural_model, golf_seconds=golf,
+                            **(llm_settings or {}))
         learning = None
         search_task = progress.add_task("searching", total=len(goals), detail="")
         done = {"proved": 0}
@@ -489,6 +492,7 @@ def bank(
     json_out: Optional[Path] = typer.Option(None, "--json", help="results file (default bank/results/…)"),
     bank_file: Optional[Path] = typer.Option(None, "--bank", help="bank source (default: bundled bank.toml)"),
     hammer: bool = typer.Option(False, "--hammer", help="Coq: also search with CoqHammer"),
+    golf: float = typer.Option(5.0, "--golf", help="seconds to look for a shorter proof once one is verified"),
     tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
@@ -504,7 +508,7 @@ def bank(
 
     try:
         run = BankRun(backend=backend, profile=profile, budget=budget, cpu=cpu, difficulties=tuple(difficulty or ()),
-                      limit=limit, bank_file=bank_file, hammer=hammer, tactic_timeout=tactic_timeout)
+                      limit=limit, bank_file=bank_file, hammer=hammer, tactic_timeout=tactic_timeout, golf=golf)
         run_bank(run, console=console, json_out=json_out)
     except ValueError as e:
         err.print(f"[red]error:[/] {escape(str(e))}")

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS goals (
     header TEXT NOT NULL DEFAULT '',
     updated REAL NOT NULL,
     depends_on_open TEXT NOT NULL DEFAULT '',
-    deps_digest TEXT NOT NULL DEFAULT ''
+    deps_digest TEXT NOT NULL DEFAULT '',
+    golfed_from TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,6 +94,7 @@ class GoalRecord:
     header: str = ""  # import lines the proof needs at the top of the file
     depends_on_open: tuple[str, ...] = ()  # the project's open lemmas the proof uses
     deps_digest: str = ""  # fingerprint of the project files the goal's file loaded (Goal.deps_digest)
+    golfed_from: str = ""  # the longer verified proof golf replaced ("" when none)
 
 
 class Ledger:
@@ -119,7 +121,7 @@ class Ledger:
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(goals)")}
-        for added in ("depends_on_open", "deps_digest"):  # a ledger written by an earlier version lacks them
+        for added in ("depends_on_open", "deps_digest", "golfed_from"):  # a ledger of an earlier version lacks them
             if added not in columns:
                 db.execute(f"ALTER TABLE goals ADD COLUMN {added} TEXT NOT NULL DEFAULT ''")
         return db
@@ -182,12 +184,12 @@ class Ledger:
         """Insert or replace a goal's row."""
         self._write(
             "INSERT OR REPLACE INTO goals(key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts,"
-            " verified, file_digest, message, strategy, header, updated, depends_on_open, deps_digest)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " verified, file_digest, message, strategy, header, updated, depends_on_open, deps_digest, golfed_from)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 rec.key, rec.file, rec.lemma, rec.line, rec.kind, rec.status, rec.proof, rec.budget_s,
                 rec.seconds, rec.attempts, int(rec.verified), rec.file_digest, rec.message, rec.strategy,
-                rec.header, time.time(), "\n".join(rec.depends_on_open), rec.deps_digest,
+                rec.header, time.time(), "\n".join(rec.depends_on_open), rec.deps_digest, rec.golfed_from,
             ),
         )
 
@@ -196,7 +198,7 @@ class Ledger:
         with self._lock, self._reading():
             row = self._db.execute(
                 "SELECT key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts, verified,"
-                " file_digest, message, strategy, header, depends_on_open, deps_digest FROM goals WHERE key=?",
+                " file_digest, message, strategy, header, depends_on_open, deps_digest, golfed_from FROM goals WHERE key=?",
                 (key,),
             ).fetchone()
         return _record(row) if row else None
@@ -206,7 +208,8 @@ class Ledger:
         with self._lock, self._reading():
             rows = self._db.execute(
                 "SELECT key, file, lemma, line, kind, status, proof, budget_s, seconds, attempts, verified,"
-                " file_digest, message, strategy, header, depends_on_open, deps_digest FROM goals ORDER BY file, line"
+                " file_digest, message, strategy, header, depends_on_open, deps_digest, golfed_from FROM goals"
+                " ORDER BY file, line"
             ).fetchall()
         return iter([_record(r) for r in rows])
 
@@ -246,4 +249,5 @@ def _record(row: tuple[object, ...]) -> GoalRecord:
         seconds=float(row[8]), attempts=int(row[9]), verified=bool(row[10]),  # type: ignore[arg-type]
         file_digest=str(row[11]), message=str(row[12]), strategy=str(row[13]), header=str(row[14]),
         depends_on_open=tuple(x for x in str(row[15]).split("\n") if x), deps_digest=str(row[16]),
+        golfed_from=str(row[17] or ""),
     )

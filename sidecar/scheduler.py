@@ -84,6 +84,7 @@ class ProveOptions:
     llm_timeout: float = 60.0  # seconds per call
     llm_max_tokens: int = 1024  # the longest answer asked for
     llm_step_calls: int = 4  # states of one goal the model is asked next tactics for inside the search (0: none)
+    golf_seconds: float = 5.0  # after a proof is verified: seconds to look for a shorter one (golf.py); 0: none
     llm_run_calls: int | None = None
     llm_run_tokens: int | None = None
     llm_run_dollars: float | None = None
@@ -112,6 +113,8 @@ class GoalOutcome:
     families: tuple[str, ...] = ()  # the candidate family of each step of the found proof ("memory", "closer", ...)
     phase: str = ""  # while searching: what the goal waits for before its search ("" once the search runs)
     budget_s: float | None = None  # this goal's own search seconds (an agent's `search`); None: ProveOptions.budget
+    golfed_from: str = ""  # the verified proof golf replaced by a shorter one ("" when it did not)
+    golf_seconds: float = 0.0  # what looking for a shorter proof took
 
     @property
     def kind(self) -> str:
@@ -127,6 +130,8 @@ class GoalOutcome:
             "attempts": self.attempts, "verified": self.verified, "strategy": self.strategy,
             "header": self.header or None, "message": self.message,
             "depends_on_open": list(self.depends_on_open), "families": list(self.families),
+            **({"golfed_from": self.golfed_from} if self.golfed_from else {}),
+            **({"golf_seconds": round(self.golf_seconds, 3)} if self.golf_seconds else {}),
         }
 
     def proof_label(self) -> str:
@@ -633,6 +638,8 @@ class Scheduler:
             out.families = result.families
             if learning is not None and result.trace and self._online():
                 learning.learn(goal, result.trace, result.script)  # online: the next goal already knows it
+            if self.options.golf_seconds > 0 and len(result.script) > 1 and not cancel.is_set():
+                self._golf(goal, out, prover, root, accept, taken)
         elif result.status == "cancelled":
             out.status = "queued"
         elif result.status == "error":
@@ -651,6 +658,32 @@ class Scheduler:
         with self._lock:
             self.options = replace(self.options, **fields)  # type: ignore[arg-type]
             self._llm, self._llm_unusable = None, ""
+
+    def _golf(self, goal: Goal, out: GoalOutcome, prover: Prover, root: ProofState,
+              accept: Callable[[tuple[str, ...]], object], taken: dict[tuple[str, ...], tuple[str, str, tuple[str, ...]]],
+              ) -> None:
+        """A shorter verified proof in place of `out`'s (golf.py), the longer kept in `out.golfed_from`; one that
+        stands on open lemmas only replaces one that does too."""
+        from .golf import golf
+
+        first = out.script or ()
+        clean = not out.depends_on_open
+
+        def takes(script: tuple[str, ...]) -> bool:
+            verdict = accept(script)
+            return verdict is True or (verdict == "fallback" and not clean)
+
+        t0 = time.monotonic()
+        shorter = golf(prover, root, first, takes, goal.backend, self.options.golf_seconds,
+                       self.options.tactic_timeout)
+        out.golf_seconds = time.monotonic() - t0
+        if shorter is None or shorter not in taken:
+            return
+        out.golfed_from = out.replacement or ""
+        out.script = shorter
+        out.replacement, out.header, out.depends_on_open = taken[shorter]
+        out.families = _golfed_families(first, out.families, shorter)
+        log.info("%s:%s: golfed from %d sentences to %d", goal.file.name, goal.line, len(first), len(shorter))
 
     def _budget(self, out: GoalOutcome) -> float:
         """The goal's search seconds: its own (an agent's `search`) or the options'."""
@@ -1056,7 +1089,7 @@ class Scheduler:
             proof=out.replacement if out.verified else None, budget_s=self._budget(out), seconds=out.seconds,
             attempts=out.attempts, verified=out.verified, file_digest=g.file_digest,
             message=out.message, strategy=out.strategy, header=out.header, depends_on_open=out.depends_on_open,
-            deps_digest=g.deps_digest,
+            deps_digest=g.deps_digest, golfed_from=out.golfed_from,
         )
         self._ledger_call(self.ledger.upsert_goal, rec)
 
@@ -1082,6 +1115,19 @@ def refusal_class(reason: str) -> str:
     """What kind of refusal `reason` is, for counting and logging once per kind: the first words of its first reason
     (e.g. "uses the admitted lemma A" and "… lemma B" are one kind, "the proof fails: …" another)."""
     return " ".join(_one_line(reason).split(";")[0].split()[:4])
+
+
+def _golfed_families(script: Sequence[str], families: Sequence[str], shorter: Sequence[str]) -> tuple[str, ...]:
+    """The family of each step of a golfed script: the original step's where it kept one (in order), else "golf"."""
+    out, i = [], 0
+    for s in shorter:
+        j = next((k for k in range(i, len(script)) if script[k] == s), None)
+        if j is None:
+            out.append("golf")
+        else:
+            out.append(families[j] if j < len(families) else "golf")
+            i = j + 1
+    return tuple(out)
 
 
 def _shown(state: ProofState) -> str:

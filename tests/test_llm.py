@@ -336,3 +336,35 @@ def test_next_steps_calls_keep_to_their_caps_and_say_why_none_came() -> None:
         assert bad.steps == [] and bad.usage["outcome"] == "steps malformed"
         capped = proposer.next_steps(goal, "====\nTrue", (), caps=caps)
         assert capped.steps == [] and capped.usage["outcome"] == "steps budget" and len(srv.requests) == 2
+
+
+@needs_coq
+def test_a_verified_proof_is_golfed_and_both_are_kept(tmp_path: Path) -> None:
+    """Golf: the model's four-sentence proof is verified, then a shorter one (its first step and one closer) is
+    found, verified the same way and written; the JSON and the ledger keep the longer one too. `--golf 0` keeps
+    the first."""
+    import subprocess
+
+    from conftest import read_json, run_cli
+
+    long = "```coq\nexists 7.\nsplit.\n- reflexivity.\n- repeat constructor.\n```"
+    for golf, expect_golfed in (("5", True), ("0", False)):
+        f = tmp_path / golf / "W.v"
+        f.parent.mkdir()
+        f.write_text(WITNESS)
+        with ScriptedLLM([long]) as srv:
+            run = run_cli("prove", f, "--profile", "2", "--llm", "openai:scripted", "--llm-base-url", srv.url,
+                          "--llm-step-calls", "0", "--budget", "3", "--golf", golf, "--write", "--json",
+                          f.parent / "r.json", timeout=300)
+        (row,) = read_json(f.parent / "r.json")["goals"]
+        assert row["status"] == "proved" and row["verified"], run
+        subprocess.run(["coqc", "W.v"], cwd=f.parent, check=True, capture_output=True, timeout=120)
+        if not expect_golfed:
+            assert "golfed_from" not in row and "repeat constructor" in f.read_text()
+            continue
+        assert "repeat constructor" in row["golfed_from"] and "repeat constructor" not in row["proof"], row
+        assert row["proof"].count(".") < row["golfed_from"].count(".") and "exists 7" in row["proof"]
+        assert row["families"][0] == "llm" and row["families"][-1] == "golf"
+        db = sqlite3.connect(f.parent / ".auto-prove" / "ledger.sqlite")
+        (kept,) = db.execute("SELECT golfed_from FROM goals").fetchone()
+        assert kept == row["golfed_from"]
