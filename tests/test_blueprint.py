@@ -3,6 +3,7 @@ project and its blueprint in `blueprint/`), and the graph's coverage, greens, ne
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,10 @@ from conftest import REPO, run_cli
 from sidecar.blueprint.graph import Blueprint, DeclTruth, Node
 
 needs_coq = pytest.mark.skipif(shutil.which("coqc") is None, reason="coqc not installed")
-pytest.importorskip("plasTeX")
+# found, never imported here: importing plasTeX replaces the logging module's logger class for the whole process
+if importlib.util.find_spec("plasTeX") is None or importlib.util.find_spec("leanblueprint") is None:
+    pytest.skip("plasTeX and leanblueprint not installed (make test installs the extra `blueprint`)",
+                allow_module_level=True)
 
 WEB = ("\\documentclass{report}\n\\usepackage{amsthm}\n\\usepackage{blueprint}\n\\newtheorem{lemma}{Lemma}\n"
        "\\begin{document}\n\\input{content}\n\\end{document}\n")

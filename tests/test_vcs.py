@@ -165,7 +165,10 @@ def test_bad_repository_states_are_refused_before_the_search(tmp_path: Path) -> 
 def test_leanok_marks_go_in_the_same_commit(tmp_path: Path) -> None:
     """--leanok: in the worktree with the proofs in it, the project blueprint's marks are made true (checked by Coq
     there) and join the commit: `a` (now proved) is marked, `c` (still admitted) loses its false mark."""
-    pytest.importorskip("plasTeX")
+    import importlib.util
+
+    if importlib.util.find_spec("plasTeX") is None:  # never imported here: it replaces the logging logger class
+        pytest.skip("plasTeX not installed")
     root = repo(tmp_path)
     src = root / "blueprint" / "src"
     src.mkdir(parents=True)
