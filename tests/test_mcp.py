@@ -36,6 +36,14 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+def single(tmp_path: Path, name: str, text: str) -> Path:
+    """A project of one file."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / name).write_text(text)
+    return root
+
+
 def run_agent(root: Path, session: Callable[[Client], Awaitable[None]], *args: str) -> None:
     """Start `auto-prove mcp ROOT` as an MCP host would, run `session` with the SDK's client, and check that
     nothing the server started outlives the session."""
@@ -201,9 +209,7 @@ def test_a_search_with_a_budget_searches_an_ended_goal_again(tmp_path: Path) -> 
     (and recorded at that budget); a budget that is not a number of seconds is refused."""
     import sqlite3
 
-    root = tmp_path / "proj"
-    root.mkdir()
-    (root / "H.v").write_text("Lemma hard : forall n : nat, n = S n.\nProof.\nAdmitted.\n")
+    root = single(tmp_path, "H.v", "Lemma hard : forall n : nat, n = S n.\nProof.\nAdmitted.\n")
 
     async def session(client: Client) -> None:
         first = await call(client, "search", ids=["H.v:hard"])
@@ -237,9 +243,7 @@ def test_profile_2_serves_the_models_proofs_verified(tmp_path: Path) -> None:
     tactics; the proof it leads to is verified before the agent sees it, labelled with the model's family."""
     from llm_server import ScriptedLLM, asks_steps
 
-    root = tmp_path / "proj"
-    root.mkdir()
-    (root / "B.v").write_text("Lemma big : exists n : nat, n * 3 = 37035.\nProof.\nAdmitted.\n")
+    root = single(tmp_path, "B.v", "Lemma big : exists n : nat, n * 3 = 37035.\nProof.\nAdmitted.\n")
 
     async def session(client: Client) -> None:
         job = await call(client, "search", ids=["B.v:big"])
