@@ -105,6 +105,22 @@ def test_bad_blueprints_get_clear_errors_and_reports(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no node 'zzz'" in r.stderr, r
 
 
+def test_inputs_in_subfolders_are_found_without_a_tex_distribution(tmp_path: Path) -> None:
+    """Real blueprints (PFR's, for one) `\\input{chapter/main}` from subfolders; with no `kpsewhich` (no TeX
+    installed, as here) plasTeX alone would find none of them and read an empty blueprint."""
+    from sidecar.blueprint.read import read_blueprint
+
+    root = blueprint(tmp_path, "\\input{chapter/main}\n")
+    (root / "src" / "chapter").mkdir()
+    (root / "src" / "chapter" / "main.tex").write_text("\\input{chapter/two}\n\\begin{lemma}\\label{one}\\lean{One}\nA.\n"
+                                                       "\\end{lemma}\n")
+    (root / "src" / "chapter" / "two.tex").write_text("\\begin{lemma}\\label{two}\\lean{Two}\\uses{one}\nB.\n"
+                                                      "\\end{lemma}\n")
+    bp = read_blueprint(root)
+    assert sorted(bp.nodes) == ["one", "two"] and bp.nodes["two"].uses == ("one",)
+    assert not any("not found" in p for p in bp.problems), bp.problems
+
+
 def test_coverage_next_and_the_critical_path() -> None:
     """A ← B ← D, A ← C ← D, D ← E; only A proved: B and C can be proved next; the critical path to E is its longest
     chain of nodes not proved; what proving a node unblocks counts the nodes waiting on it."""

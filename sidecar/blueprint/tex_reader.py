@@ -29,6 +29,7 @@ def read(main: Path) -> dict[str, Any]:
     from plasTeX.TeX import TeX, TeXDocument
 
     _acyclic_ancestors()
+    _relative_inputs()
     config = defaultConfig()
     config["general"]["plugins"] = PLUGINS
     doc = TeXDocument(config=config)
@@ -82,6 +83,26 @@ def _acyclic_ancestors() -> None:
         return self._ancestors[node]
 
     DepGraph.ancestors = ancestors
+
+
+def _relative_inputs() -> None:
+    """`\\input{chapter/main}`: without a TeX distribution (no `kpsewhich`), plasTeX finds only a file named
+    exactly so in a folder of $TEXINPUTS, never one in a subfolder. A name is looked up relative to the folder of
+    the file being read, then to the blueprint's folder (with `.tex` added), before plasTeX's own lookup."""
+    from plasTeX.TeX import TeX
+
+    original = TeX.kpsewhich
+
+    def kpsewhich(self: Any, name: str) -> str:
+        here = os.path.dirname(getattr(self, "filename", "") or "") or os.getcwd()
+        for folder in dict.fromkeys((here, os.getcwd())):
+            for candidate in (name, name + ".tex"):
+                path = os.path.join(folder, candidate)
+                if os.path.isfile(path):
+                    return path
+        return original(self, name)
+
+    TeX.kpsewhich = kpsewhich
 
 
 def _rocq_marks(doc: Any) -> None:
