@@ -15,14 +15,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
+from .cli_branch import check_branch as _check_branch
+from .cli_branch import commit_branch as _commit_branch
+from .cli_options import check_profile as _check_profile
+from .cli_options import err, with_llm_options
 from .errors import AutoProveError, LedgerError, ProverUnavailable
 from .governor import tree_cpu_seconds
-from .strategies import DEFAULT_PROFILE, PROFILES
+from .strategies import DEFAULT_PROFILE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Background proof search for Coq admits and Lean sorries; only verified proofs are offered.")
 console = Console(stderr=False)
-err = Console(stderr=True)
 
 BACKENDS = ("auto", "coq", "lean")
 PROFILE_VAR = "AUTOPROVE_PROFILE"  # the profile when --profile is not given
@@ -31,52 +34,6 @@ PROFILE_HELP = f"strategy profile: 1 learns from the proofs the goal's file may 
 # profile 1 on the command line: what a run may spend replaying libraries for the first time before its search starts
 # (the demo's libraries take about 8 minutes in all on this machine; a one-shot run should not wait for all of them)
 HARVEST_SECONDS = 60.0
-
-
-# profile 2's settings, the same in `prove`, `serve` and `mcp` (`with_llm_options` adds them to a command)
-LLM_OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (its type, its typer option)
-    "llm": (str, typer.Option("", "--llm", envvar="AUTOPROVE_LLM", help="profile 2: the language model, "
-                              "openai:<model> (any OpenAI-compatible server; $OPENAI_API_KEY) or anthropic:<model> "
-                              "($ANTHROPIC_API_KEY); the file's text is sent to it")),
-    "llm_base_url": (Optional[str], typer.Option(None, "--llm-base-url", envvar="AUTOPROVE_LLM_BASE_URL",
-                                                 help="profile 2: the server's URL, e.g. http://127.0.0.1:8080/v1")),
-    "llm_rounds": (int, typer.Option(3, help="profile 2: whole proofs per goal once the search ends (the first and "
-                                     "its repairs)")),
-    "llm_step_calls": (int, typer.Option(4, help="profile 2: states per goal the model is asked next tactics for "
-                                         "during the search (0: none)")),
-    "llm_timeout": (float, typer.Option(60.0, help="profile 2: seconds one model call may take")),
-    "llm_max_tokens": (int, typer.Option(1024, help="profile 2: the longest answer asked for, in tokens")),
-    "llm_seconds": (float, typer.Option(120.0, help="profile 2: seconds the whole-proof phase may take per goal")),
-    "llm_calls": (Optional[int], typer.Option(None, help="profile 2: at most this many model calls in the run")),
-    "llm_tokens": (Optional[int], typer.Option(None, help="profile 2: at most this many tokens in the run")),
-    "llm_dollars": (Optional[float], typer.Option(None, help="profile 2: at most this much money in the run "
-                                                  "(prices: $AUTOPROVE_LLM_PRICES)")),
-}
-
-
-def with_llm_options(command: Callable[..., None]) -> Callable[..., None]:
-    """`command` with LLM_OPTIONS added to its options; it receives them checked, as ProveOptions fields, in its
-    parameter `llm_settings` (exit 2 with one line when the profile is wrong or profile 2 has no usable model)."""
-    import functools
-    import inspect
-
-    sig = inspect.signature(command, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.name != "llm_settings"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=kind)
-             for name, (kind, opt) in LLM_OPTIONS.items()]
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kw: Any) -> None:
-        given = {name: kw.pop(name) for name in LLM_OPTIONS}
-        _check_profile(kw["profile"])
-        _check_llm(kw["profile"], given["llm"], given["llm_base_url"])
-        renamed = {"llm_calls": "llm_run_calls", "llm_tokens": "llm_run_tokens", "llm_dollars": "llm_run_dollars"}
-        return command(*args, llm_settings={renamed.get(k, k): v for k, v in given.items()}, **kw)
-
-    del wrapper.__wrapped__  # typer reads the signature below, not the command's
-    wrapper.__signature__ = sig.replace(parameters=own + added)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
-    return wrapper
 
 
 def _imports(extra: Optional[list[str]], no_defaults: bool) -> tuple[str, ...]:
@@ -196,32 +153,6 @@ def _blueprint_ranks(root: Path, goals: list) -> dict[str, float]:  # type: igno
         err.print(f"[dim]note:[/] the project's blueprint puts {ahead} of the goals first (what more nodes wait on, "
                   f"and the critical path, first)")
     return ranks
-
-
-def _check_llm(profile: int, llm: str, base_url: str | None) -> None:
-    """Profile 2 needs a usable language model: exit 2 with one line when it has none (nothing is sent anywhere
-    unless one is configured)."""
-    if profile < 2:
-        if llm:
-            err.print("[yellow]note:[/] --llm is used by profile 2 only; this run sends nothing to it")
-        return
-    if not llm:
-        err.print("[red]error:[/] profile 2 asks a language model: configure one with --llm openai:<model> "
-                  "(and --llm-base-url for a local server) or --llm anthropic:<model>")
-        raise typer.Exit(2)
-    from .llm.providers import LLMError, provider_from_spec
-
-    try:
-        provider_from_spec(llm, base_url=base_url)
-    except LLMError as e:
-        err.print(f"[red]error:[/] {escape(str(e))}")
-        raise typer.Exit(2)
-
-
-def _check_profile(profile: int) -> None:
-    if profile not in PROFILES:
-        err.print(f"[red]error:[/] --profile must be one of {', '.join(map(str, PROFILES))}")
-        raise typer.Exit(2)
 
 
 def _check_backend(backend: str) -> None:
@@ -410,75 +341,6 @@ def prove(
     if branch:
         _commit_branch(root, outcomes, commit_per == "lemma", push, pr, budget, profile, wall,
                        cpu_frac * wall * (os.cpu_count() or 1), leanok)
-
-
-def _blueprint_marks(path: Path) -> Callable[[Path], list[str]]:
-    """--leanok: in the worktree with every proof in it, the blueprint's marks made to say what the prover says."""
-    from .blueprint.check import check_blueprint
-    from .blueprint.priority import project_blueprint
-    from .blueprint.update import plan_updates
-    from .vcs import VcsError
-
-    def marks(work: Path) -> list[str]:
-        import git
-
-        top = Path(str(git.Repo(path, search_parent_directories=True).working_tree_dir)).resolve()
-        root = work / Path(path).resolve().relative_to(top) if Path(path).is_dir() else work
-        where = project_blueprint(root) or project_blueprint(work)
-        if where is None:
-            raise VcsError("--leanok: the project has no blueprint (blueprint/src/web.tex); nothing was committed")
-        try:
-            edits = plan_updates(check_blueprint(root, where), where)
-        except AutoProveError as problem:
-            raise VcsError(f"--leanok: {problem}; nothing was committed") from None
-        for edit in edits:
-            edit.file.write_text(edit.after, encoding="utf-8")
-        return [edit.file.relative_to(work).as_posix() for edit in edits]
-
-    return marks
-
-
-def _check_branch(write: bool, branch: bool, commit_per: str, push: Optional[str], pr: bool) -> None:
-    if commit_per not in ("run", "lemma"):
-        err.print("[red]error:[/] --commit-per is run or lemma")
-        raise typer.Exit(2)
-    if branch and write:
-        err.print("[red]error:[/] --branch commits the proofs on a branch of their own; --write patches your files: "
-                  "choose one")
-        raise typer.Exit(2)
-    if (push or pr) and not branch or pr and not push:
-        err.print("[red]error:[/] --push needs --branch, and --pr needs --push")
-        raise typer.Exit(2)
-
-
-def _commit_branch(path: Path, outcomes: list, per_lemma: bool, push: Optional[str], pr: bool,  # type: ignore[type-arg]
-                   budget: float, profile: int, wall: float, cpu_seconds: float, leanok: bool = False) -> None:
-    """--branch: the verified proofs committed on a branch of their own (vcs.py), pushed and proposed if asked."""
-    from .vcs import VcsError, check_remote, commit_proofs, open_pull_request, pr_body, push_branch
-    from .workspace import verified_patches
-
-    if not any(o.status == "proved" and o.verified for o in outcomes):
-        console.print("no verified proof: no branch made")
-        return
-    try:
-        if push:
-            check_remote(path, push)
-        result = commit_proofs(path, verified_patches(outcomes, each=per_lemma), per_lemma=per_lemma, budget=budget,
-                               profile=profile, also=_blueprint_marks(path) if leanok else None)
-        body = pr_body(result, wall=wall, cpu_seconds=cpu_seconds)
-        console.print(f"committed {len(result.proved)} proof(s) on branch [bold]{escape(result.branch)}[/] "
-                      f"({len(result.commits)} commit(s) on {escape(result.base)}); review: git log -p "
-                      f"{escape(result.base)}..{escape(result.branch)}")
-        if push:
-            push_branch(path, result.branch, push)
-            console.print(f"pushed {escape(result.branch)} to {escape(push)}")
-        if pr:
-            title = f"auto-prove: {len(result.proved)} proof(s) on {result.base}"
-            url = open_pull_request(path, result, push or "origin", title, body)
-            console.print(f"pull request: {escape(url)}")
-    except VcsError as e:
-        err.print(f"[red]error:[/] {escape(str(e))}")
-        raise typer.Exit(2)
 
 
 @app.command()

@@ -13,11 +13,12 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .check import BlueprintCheck
 from .read import find_blueprint
 
-__all__ = ["BlueprintEdit", "plan_updates"]
+__all__ = ["BlueprintEdit", "marks_in_worktree", "plan_updates"]
 
 _MARK = re.compile(r"\\(?:leanok|rocqok)(?![A-Za-z])[ \t]*")
 
@@ -99,3 +100,29 @@ def plan_updates(check: BlueprintCheck, where: Path) -> list[BlueprintEdit]:
         if text != original:
             edits.append(BlueprintEdit(f, original, text, tuple(added), tuple(removed)))
     return edits
+
+
+def marks_in_worktree(path: Path) -> Callable[[Path], list[str]]:
+    """--leanok: in the worktree with every proof in it, the blueprint's marks made to say what the prover says."""
+    from ..errors import AutoProveError
+    from ..vcs import VcsError
+    from .check import check_blueprint
+    from .priority import project_blueprint
+
+    def marks(work: Path) -> list[str]:
+        import git
+
+        top = Path(str(git.Repo(path, search_parent_directories=True).working_tree_dir)).resolve()
+        root = work / Path(path).resolve().relative_to(top) if Path(path).is_dir() else work
+        where = project_blueprint(root) or project_blueprint(work)
+        if where is None:
+            raise VcsError("--leanok: the project has no blueprint (blueprint/src/web.tex); nothing was committed")
+        try:
+            edits = plan_updates(check_blueprint(root, where), where)
+        except AutoProveError as problem:
+            raise VcsError(f"--leanok: {problem}; nothing was committed") from None
+        for edit in edits:
+            edit.file.write_text(edit.after, encoding="utf-8")
+        return [edit.file.relative_to(work).as_posix() for edit in edits]
+
+    return marks
