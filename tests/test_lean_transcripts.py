@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -186,6 +187,17 @@ def answers_of(stdout: bytes) -> list[JsonObject]:
 # how lean-interact starts and talks to the REPL
 
 
+def settled_cmdline(proc: psutil.Process, seconds: float = 5.0) -> list[str]:
+    """A just-started process's command line: /proc shows none for a moment while the child execs (a clean-clone run
+    once read [] here)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        line = proc.cmdline()
+        if line or time.monotonic() > deadline:
+            return line
+        time.sleep(0.02)
+
+
 def test_there_are_recorded_transcripts() -> None:
     assert len(RECORDED) >= 50, TRANSCRIPTS
 
@@ -198,7 +210,7 @@ def test_lean_interact_runs_lake_env_only_and_frames_requests(lean_setup: LeanSe
     assert read_log(standin_log) == [] and config.lean_version == standin.RECORDED_LEAN_VERSION
     with LeanServer(config) as server:
         lake_proc = psutil.Process(server._proc.pid)  # type: ignore[union-attr]
-        assert lake_proc.cmdline()[-2:] == ["env", str(lean_setup.binary)]
+        assert settled_cmdline(lake_proc)[-2:] == ["env", str(lean_setup.binary)]
         assert Path(lake_proc.cwd()) == lean_setup.project.resolve()
         r = server.run(Command(cmd="def f : Nat := by sorry"), timeout=REQUEST_TIMEOUT)
         assert isinstance(r, CommandResponse) and r.sorries[0].proof_state == 0
