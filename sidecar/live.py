@@ -432,18 +432,10 @@ class LiveWorkspace:
 
     def _load_blueprint(self) -> None:
         """The project's blueprint, if it has one: its graph orders the goals (blueprint/priority.py)."""
-        if self.root is None:
-            return
-        from .blueprint.priority import project_blueprint
-        from .blueprint.read import read_blueprint
+        if self.root is not None:
+            from .blueprint.priority import load_project_blueprint
 
-        where = project_blueprint(self.root)
-        if where is None:
-            return
-        try:
-            self._blueprint = read_blueprint(where)
-        except AutoProveError as e:
-            log.warning("the project's blueprint is not used for the order of the goals: %s", e)
+            self._blueprint = load_project_blueprint(self.root)
 
     def _blueprint_rank(self, goal: Goal, arriving: Sequence[Goal] = ()) -> float | None:
         """The blueprint's rank of `goal` (0–1, lower first; 1 for a goal it does not name), from the goals open now

@@ -66,6 +66,16 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "head"
 
 
+def _refuse_state(repo: Any, rels: Sequence[str]) -> None:
+    """A detached HEAD, or one of these files (relative to the top) with changes not committed: one clear error."""
+    if repo.head.is_detached:
+        raise VcsError("HEAD is detached: check out the branch the proofs are for (the new branch is named after it)")
+    dirty = sorted({r for r in rels if repo.git.status("--porcelain", "--", r).strip()})
+    if dirty:
+        raise VcsError("these files have changes not committed, so their proofs would be found in a text HEAD does "
+                       "not have: " + ", ".join(dirty) + " (commit or stash them first)")
+
+
 def preflight(path: Path, files: Sequence[Path], remote: str | None = None) -> None:
     """Before a search whose proofs go on a branch: the same refusals `commit_proofs` (and the push) would give,
     now, so that no search is spent for nothing.
@@ -74,14 +84,9 @@ def preflight(path: Path, files: Sequence[Path], remote: str | None = None) -> N
         VcsError.
     """
     repo = _repo(path)
-    if repo.head.is_detached:
-        raise VcsError("HEAD is detached: check out the branch the proofs are for (the new branch is named after it)")
     top = Path(repo.working_tree_dir).resolve()
-    rels = [Path(f).resolve().relative_to(top).as_posix() for f in files if Path(f).resolve().is_relative_to(top)]
-    dirty = sorted({r for r in rels if repo.git.status("--porcelain", "--", r).strip()})
-    if dirty:
-        raise VcsError("these files have changes not committed, so their proofs would be found in a text HEAD does "
-                       "not have: " + ", ".join(dirty) + " (commit or stash them first)")
+    _refuse_state(repo, [Path(f).resolve().relative_to(top).as_posix() for f in files
+                         if Path(f).resolve().is_relative_to(top)])
     if remote is not None:
         check_remote(path, remote)
 
@@ -96,8 +101,6 @@ def commit_proofs(path: Path, patches: Sequence["VerifiedPatch"], *, per_lemma: 
         VcsError: see the module docstring; nothing is changed then.
     """
     repo = _repo(path)
-    if repo.head.is_detached:
-        raise VcsError("HEAD is detached: check out the branch the proofs are for (the new branch is named after it)")
     top = Path(repo.working_tree_dir).resolve()
     useful = [p for p in patches if p.patched is not None and p.kept]
     if not useful:
@@ -108,10 +111,7 @@ def commit_proofs(path: Path, patches: Sequence["VerifiedPatch"], *, per_lemma: 
         if not f.is_relative_to(top):
             raise VcsError(f"{p.file} is outside the repository {top}")
         rels.append(f.relative_to(top).as_posix())
-    dirty = sorted({r for r in rels if repo.git.status("--porcelain", "--", r).strip()})
-    if dirty:
-        raise VcsError("these files have changes not committed, so their proofs were found in a text HEAD does not "
-                       "have: " + ", ".join(dirty) + " (commit or stash them first)")
+    _refuse_state(repo, rels)
     base = repo.active_branch.name
     sha = repo.head.commit.hexsha
     branch = f"auto-prove/{_slug(base)}-{sha[:8]}"

@@ -12,7 +12,7 @@ from typing import Iterable
 
 from .graph import Blueprint, NodeStatus
 
-__all__ = ["goal_ranks", "project_blueprint", "short_name"]
+__all__ = ["goal_ranks", "load_project_blueprint", "project_blueprint", "read_ranks", "short_name"]
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +57,22 @@ def goal_ranks(bp: Blueprint, open_lemmas: Iterable[str]) -> dict[str, float]:
     return ranks
 
 
-def read_ranks(root: Path, open_lemmas: Iterable[str]) -> dict[str, float]:
-    """`goal_ranks` of the project's blueprint; {} when it has none or it cannot be read (said in the log)."""
+def load_project_blueprint(root: Path) -> Blueprint | None:
+    """The project's own blueprint, read; None when it has none or it cannot be read (said in the log)."""
     from ..errors import AutoProveError
     from .read import read_blueprint
 
     where = project_blueprint(root)
     if where is None:
-        return {}
+        return None
     try:
-        return goal_ranks(read_blueprint(where), open_lemmas)
+        return read_blueprint(where)
     except AutoProveError as e:
         log.warning("the project's blueprint is not used for the order of the goals: %s", e)
-        return {}
+        return None
+
+
+def read_ranks(root: Path, open_lemmas: Iterable[str]) -> dict[str, float]:
+    """`goal_ranks` of the project's blueprint; {} without one."""
+    bp = load_project_blueprint(root)
+    return goal_ranks(bp, open_lemmas) if bp is not None else {}
