@@ -66,6 +66,8 @@ def run_case(case: Path, manifest: dict, args: argparse.Namespace, profile: int 
                "--profile", str(profile), "--harvest-seconds", str(UNBOUNDED_HARVEST)]
         if args.hammer:
             cmd.append("--hammer")
+        # helper-lemma tickets spend time past the budget: off unless asked, so that the figures stay comparable
+        cmd += ["--tickets", "--ticket-seconds", str(args.ticket_seconds)] if args.tickets else ["--no-tickets"]
         if profile >= 2:  # the language model (benchmarks/llm_proposer.py sets these)
             cmd += ["--llm", args.llm] + (["--llm-base-url", args.llm_base_url] if args.llm_base_url else []) + \
                 list(getattr(args, "llm_args", ()))
@@ -152,6 +154,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--cases", default="", help="comma-separated case id prefixes, e.g. d001,d017")
     ap.add_argument("--hammer", action="store_true", help="pass --hammer to auto-prove")
+    ap.add_argument("--tickets", action="store_true", help="let auto-prove search helper lemmas for a goal it could "
+                    "not close (past the budget: --ticket-seconds per helper and per retry)")
+    ap.add_argument("--ticket-seconds", type=float, default=10.0)
     ap.add_argument("--profile", type=int, action="append", default=[],
                     help="strategy profile (repeatable: each case is run under each, side by side; default 0)")
     ap.add_argument("--json", type=Path, default=None, help="write per-case results here")

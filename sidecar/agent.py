@@ -509,6 +509,8 @@ def _search(out: Any) -> dict[str, Any]:
         d["tried"] = dict(out.strategies)
     if out.remaining:
         d["reached"] = out.remaining
+    if getattr(out, "tickets", ()) and out.status != "proved":
+        d["tickets"] = [t.as_json() for t in out.tickets]  # helper lemmas that would help (tickets.py)
     if out.message:
         d["message"] = out.message
     if out.verified and out.replacement:

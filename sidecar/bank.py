@@ -94,7 +94,7 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
             t1 = progress.add_task("loading bank", total=len(files), detail="")
             goals, problems = discover(files, run.backend, on_file=lambda f, fg: progress.update(t1, advance=1))
             opts = ProveOptions(budget=run.budget, cpu=run.cpu, profile=run.profile, hammer=run.hammer,
-                                tactic_timeout=run.tactic_timeout, resume=False, golf_seconds=run.golf,
+                                tactic_timeout=run.tactic_timeout, resume=False, golf_seconds=run.golf, tickets=False,
                                 strict=True)  # each lemma on its own: the bank's other lemmas are open too
             t2 = progress.add_task("searching", total=len(goals), detail="")
             solved = {"n": 0}

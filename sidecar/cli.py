@@ -19,6 +19,7 @@ from .cli_branch import check_branch as _check_branch
 from .cli_branch import commit_branch as _commit_branch
 from .cli_options import check_profile as _check_profile
 from .cli_options import err, with_llm_options
+from .cli_tickets import print_tickets, tickets_cmd
 from .errors import AutoProveError, LedgerError, ProverUnavailable
 from .governor import tree_cpu_seconds
 from .strategies import DEFAULT_PROFILE
@@ -143,14 +144,16 @@ def _service_root(root: Path, cpu: float, profile: int) -> Path:
     return root
 
 
-def _blueprint_ranks(root: Path, goals: list) -> dict[str, float]:  # type: ignore[type-arg]
-    """The order the project's blueprint gives its open goals (blueprint/priority.py; {} without one), said once."""
-    from .blueprint.priority import read_ranks
+def _blueprint_ranks(root: Path, goals: list, whole: bool) -> dict[str, float]:  # type: ignore[type-arg]
+    """The order the project's blueprint gives its open goals (blueprint/priority.py; {} without one), said once;
+    for a whole Coq project without blueprint, the order of the graph Coq gives."""
+    from .blueprint.priority import project_blueprint, read_ranks
 
-    ranks = read_ranks(root, [g.lemma for g in goals if g.fillable])
+    ranks = read_ranks(root, [g.lemma for g in goals if g.fillable], coq=whole)
     ahead = sum(r < 1.0 for r in ranks.values())
     if ahead:
-        err.print(f"[dim]note:[/] the project's blueprint puts {ahead} of the goals first (what more nodes wait on, "
+        what = "blueprint" if project_blueprint(root) is not None else "dependency graph (Coq's)"
+        err.print(f"[dim]note:[/] the project's {what} puts {ahead} of the goals first (what more nodes wait on, "
                   f"and the critical path, first)")
     return ranks
 
@@ -180,6 +183,10 @@ def prove(
     write: bool = typer.Option(False, "--write", help="patch files in place with verified proofs only"),
     golf: float = typer.Option(5.0, "--golf", help="seconds to look for a shorter proof once one is verified (0: "
                                "keep the first)"),
+    tickets: bool = typer.Option(True, "--tickets/--no-tickets", help="Coq: propose helper lemmas for a goal not "
+                                 "proved (checked statements), search them, and the goal again with a proved one"),
+    ticket_seconds: float = typer.Option(10.0, "--ticket-seconds", help="seconds for each helper, and for the goal "
+                                         "again with it, past --budget (0: propose only)"),
     branch: bool = typer.Option(False, "--branch", help="commit the verified proofs on a new branch "
                                 "(auto-prove/<branch>-<hash>) instead of touching your files or your branch"),
     commit_per: str = typer.Option("run", "--commit-per", help="--branch: one commit per run or per lemma"),
@@ -277,6 +284,7 @@ def prove(
         opts = ProveOptions(budget=budget, cpu=cpu, profile=profile, tactic_timeout=tactic_timeout,
                             hammer=hammer, imports=_imports(imports, no_default_imports), max_provers=max_provers,
                             resume=not fresh, strict=strict, neural_model=neural_model, golf_seconds=golf,
+                            tickets=tickets, ticket_seconds=ticket_seconds,
                             **(llm_settings or {}))
         learning = None
         search_task = progress.add_task("searching", total=len(goals), detail="")
@@ -294,7 +302,7 @@ def prove(
         # stand on their new text; without, all at once
         with_goals = list(dict.fromkeys(g.file for g in goals))
         waves = search_waves(with_goals, built.needs) if write else [with_goals]
-        ranks = _blueprint_ranks(root, goals)
+        ranks = _blueprint_ranks(root, goals, whole=any(p.is_dir() and p.resolve() == root for p in paths))
         outcomes, written = [], []
         try:
             if profile >= 1 and goals:
@@ -327,6 +335,7 @@ def prove(
         note = f" ({r.message})" if r.message else ""
         console.print(escape(f"wrote {r.written} proof(s) to {r.file}{note}"))
     console.print(goal_table(outcomes, root=root))
+    print_tickets(console, outcomes, root)
     doc = prove_json(outcomes, wall, cpu_frac, profile)
     s = doc["summary"]
     console.print(f"[bold]proved {s['proved']}/{s['total'] - s['skipped']}[/]"  # type: ignore[index,operator]
@@ -443,11 +452,20 @@ def serve(
     budget: float = typer.Option(60.0, help="search seconds per goal"),
     cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
     profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
+    dashboard: bool = typer.Option(False, "--dashboard", help="also serve the dashboard (its URL is printed)"),
+    where: Optional[Path] = typer.Option(None, "--blueprint", help="the dashboard's blueprint (default: the "
+                                         "project's blueprint/, or for Coq the graph Coq gives)"),
+    port: int = typer.Option(0, "--port", help="the dashboard's port on 127.0.0.1 (0: a free one)"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
     llm_settings: dict[str, Any] | None = None,
 ) -> None:
     """Search the project's goals in the background and answer the HTTP endpoint (for the Lean package's
     `auto_prove` tactic and `#sorries`, without an editor's language client). Stops on Ctrl-C."""
+    _serve(root, budget, cpu, profile, verbose, llm_settings, dashboard=dashboard, where=where, port=port)
+
+
+def _serve(root: Path, budget: float, cpu: float, profile: int, verbose: bool, llm_settings: dict[str, Any] | None,
+           *, dashboard: bool, where: Optional[Path], port: int) -> None:
     _setup_logging(verbose)
     from .endpoint import Endpoint
     from .live import LiveWorkspace
@@ -460,18 +478,77 @@ def serve(
     live = LiveWorkspace(ProveOptions(budget=budget, cpu=cpu, profile=profile, library_seconds=0.0,
                                       **(llm_settings or {})),
                          root).start()
-    endpoint = Endpoint(root, live).start()
+    endpoint = board = None
     try:
+        endpoint = Endpoint(root, live).start()
+        if dashboard:
+            from .dashboard.model import DashboardModel
+            from .dashboard.server import Dashboard
+
+            board = Dashboard(DashboardModel(root, live, blueprint=where.resolve() if where else None), port).start()
+            board.model.start()
         live.add_workspace_files(collect_files([root]))
         console.print(f"auto-prove serving {escape(str(root))} at {endpoint.url} "
                       f"(token in {escape(str(endpoint.file))}); Ctrl-C stops")
+        if board is not None:
+            console.print(f"dashboard: {board.url}", soft_wrap=True)
         while True:
             time.sleep(3600)
+    except AutoProveError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
-        endpoint.close()
+        if board is not None:
+            board.close()
+            board.model.close()
+        if endpoint is not None:
+            endpoint.close()
         live.close()
+
+
+@app.command("dashboard")
+@with_llm_options
+def dashboard_cmd(
+    root: Path = typer.Argument(Path("."), help="the project folder"),
+    where: Optional[Path] = typer.Option(None, "--blueprint", help="the blueprint's folder or main .tex file "
+                                         "(default: the project's blueprint/, or for Coq the graph Coq gives)"),
+    port: int = typer.Option(0, "--port", help="port on 127.0.0.1 (0: a free one)"),
+    export: Optional[Path] = typer.Option(None, "--export", help="write dashboard.md, coverage.svg and graph.svg "
+                                          "into this folder and exit (for CI; no server, no search)"),
+    budget: float = typer.Option(60.0, help="search seconds per goal"),
+    cpu: float = typer.Option(0.5, help="fraction of the machine for the whole process tree (0.1–1.0)"),
+    profile: int = typer.Option(DEFAULT_PROFILE, envvar=PROFILE_VAR, help=PROFILE_HELP),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+    llm_settings: dict[str, Any] | None = None,
+) -> None:
+    """The live dashboard: search the project's goals in the background (as `serve`) and show the blueprint graph
+    coloured by what is proved and found, coverage over time, the queue, the CPU, strategy families and recent
+    proofs at a 127.0.0.1 URL with a token; `/metrics` for Prometheus. With --export, files for CI instead."""
+    if export is None:
+        return _serve(root, budget, cpu, profile, verbose, llm_settings, dashboard=True, where=where, port=port)
+    _setup_logging(verbose)
+    from .dashboard.export import export_dashboard
+    from .dashboard.model import DashboardModel
+
+    root = root.resolve()
+    if not root.is_dir():
+        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
+        raise typer.Exit(2)
+    _guard()
+    model = DashboardModel(root, None, blueprint=where.resolve() if where else None)
+    try:
+        with console.status("reading and checking the blueprint"):
+            written = export_dashboard(model, export)
+    finally:
+        model.close()
+    if model.graph_state == "error":
+        err.print(f"[red]error:[/] {escape(model.graph_error)}")
+    for f in written:
+        console.print(f"wrote {escape(str(f))}")
+    if model.graph_state == "error":
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -570,6 +647,9 @@ def blueprint(
                           f"{sum(len(x.removed) for x in edits)} unmarked")
         else:
             console.print("(--write applies these edits)")
+
+
+app.command("tickets")(tickets_cmd)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 
 from .errors import LedgerError
 
-__all__ = ["Ledger", "GoalRecord", "GoalStatus", "LEDGER_DIR"]
+__all__ = ["Ledger", "GoalRecord", "GoalStatus", "LEDGER_DIR", "TicketRecord"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,25 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     seconds REAL NOT NULL DEFAULT 0,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tickets (
+    key TEXT NOT NULL,
+    file TEXT NOT NULL,
+    lemma TEXT NOT NULL,
+    name TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    status TEXT NOT NULL,
+    proof TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL,
+    PRIMARY KEY (key, statement)
+);
+CREATE TABLE IF NOT EXISTS coverage (
+    at REAL NOT NULL,
+    nodes INTEGER NOT NULL,
+    stated INTEGER NOT NULL,
+    proved INTEGER NOT NULL,
+    fully_proved INTEGER NOT NULL,
+    found INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -95,6 +114,20 @@ class GoalRecord:
     depends_on_open: tuple[str, ...] = ()  # the project's open lemmas the proof uses
     deps_digest: str = ""  # fingerprint of the project files the goal's file loaded (Goal.deps_digest)
     golfed_from: str = ""  # the longer verified proof golf replaced ("" when none)
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """A helper lemma proposed for a goal the search could not close (tickets.py)."""
+
+    key: str  # the goal's
+    file: str
+    lemma: str  # the goal's lemma
+    name: str  # the helper's
+    statement: str
+    status: str  # open | proved | used | accepted
+    proof: str  # the helper's tactics, one per line ("" when not proved)
+    updated: float
 
 
 class Ledger:
@@ -142,7 +175,7 @@ class Ledger:
         log.error("ledger %s unwritable (%s): continuing in memory", self.path, err)
         mem = self._connect(":memory:")
         try:
-            for table in ("goals", "attempts", "llm_calls"):
+            for table in ("goals", "attempts", "llm_calls", "coverage", "tickets"):
                 rows = self._db.execute(f"SELECT * FROM {table}").fetchall()
                 if rows:
                     marks = ",".join("?" * len(rows[0]))
@@ -220,6 +253,48 @@ class Ledger:
             won = dict(self._db.execute("SELECT strategy, COUNT(*) FROM goals WHERE status = 'proved' AND strategy != ''"
                                         " GROUP BY strategy").fetchall())
         return {str(s): (int(n), int(won.get(s, 0)), float(t or 0.0)) for s, n, t in tried}
+
+    def attempt_outcomes(self) -> dict[tuple[str, str], int]:
+        """(strategy family, outcome) -> attempts recorded, over the whole ledger."""
+        with self._lock, self._reading():
+            rows = self._db.execute("SELECT strategy, outcome, COUNT(*) FROM attempts GROUP BY strategy, outcome")
+            return {(str(f), str(o)): int(n) for f, o, n in rows.fetchall()}
+
+    def attempt_durations(self, bounds: tuple[float, ...]) -> dict[str, tuple[list[int], int, float]]:
+        """Per strategy family: (how many attempts took at most each of `bounds` seconds, cumulative; how many in
+        all; their seconds summed): a histogram counted by SQLite, whatever the number of attempts."""
+        cols = ", ".join(f"SUM(seconds <= {float(b)!r})" for b in bounds)
+        with self._lock, self._reading():
+            rows = self._db.execute(f"SELECT strategy, COUNT(*), SUM(seconds){', ' + cols if cols else ''} "
+                                    "FROM attempts GROUP BY strategy").fetchall()
+        return {str(r[0]): ([int(x or 0) for x in r[3:]], int(r[1]), float(r[2] or 0.0)) for r in rows}
+
+    def record_ticket(self, key: str, file: str, lemma: str, name: str, statement: str, status: str,
+                      proof: str = "") -> None:
+        """Insert or update a goal's helper-lemma ticket (one per goal and statement)."""
+        self._write("INSERT OR REPLACE INTO tickets(key, file, lemma, name, statement, status, proof, updated) "
+                    "VALUES (?,?,?,?,?,?,?,?)", (key, file, lemma, name, statement, status, proof, time.time()))
+
+    def tickets(self, key: str | None = None) -> list[TicketRecord]:
+        """The tickets of one goal, or all, newest first."""
+        sql = "SELECT key, file, lemma, name, statement, status, proof, updated FROM tickets"
+        with self._lock, self._reading():
+            rows = (self._db.execute(sql + " WHERE key=? ORDER BY name", (key,)) if key is not None
+                    else self._db.execute(sql + " ORDER BY updated DESC, name")).fetchall()
+        return [TicketRecord(str(a), str(b), str(c), str(d), str(e), str(f), str(g), float(h))
+                for a, b, c, d, e, f, g, h in rows]
+
+    def record_coverage(self, nodes: int, stated: int, proved: int, fully_proved: int, found: int) -> None:
+        """Append one point of the blueprint's coverage (the dashboard's coverage over time)."""
+        self._write("INSERT INTO coverage(at, nodes, stated, proved, fully_proved, found) VALUES (?,?,?,?,?,?)",
+                    (time.time(), nodes, stated, proved, fully_proved, found))
+
+    def coverage_history(self, limit: int = 500) -> list[tuple[float, int, int, int, int, int]]:
+        """The last `limit` coverage points, oldest first: (at, nodes, stated, proved, fully_proved, found)."""
+        with self._lock, self._reading():
+            rows = self._db.execute("SELECT at, nodes, stated, proved, fully_proved, found FROM coverage "
+                                    "ORDER BY at DESC LIMIT ?", (int(limit),)).fetchall()
+        return [(float(a), int(b), int(c), int(d), int(e), int(f)) for a, b, c, d, e, f in reversed(rows)]
 
     def attempt_count(self, key: str | None = None) -> int:
         """Number of recorded attempts (of one goal, or of all)."""

@@ -128,6 +128,7 @@ class LiveWorkspace:
         self._watch_stops: list[threading.Event] = []  # each watcher's (`watch`), set by `close`
         self._blueprint: Blueprint | None = None  # the project's blueprint (read before the first goals are found)
         self._ranks: tuple[frozenset[str], dict[str, float]] = (frozenset(), {})  # (for these open lemmas, ranks)
+        self._listeners: list[Callable[[], None]] = []  # told of every change (the dashboard)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -437,6 +438,15 @@ class LiveWorkspace:
 
             self._blueprint = load_project_blueprint(self.root)
 
+    def set_blueprint(self, bp: "Blueprint") -> None:
+        """Order by this blueprint (the dashboard's, read from where the user said) from now on."""
+        with self._lock:
+            self._blueprint, self._ranks = bp, (frozenset(), {})
+            docs = list(self.docs.values())
+        for doc in docs:
+            with self._lock:
+                self._reprioritize(doc)
+
     def _blueprint_rank(self, goal: Goal, arriving: Sequence[Goal] = ()) -> float | None:
         """The blueprint's rank of `goal` (0–1, lower first; 1 for a goal it does not name), from the goals open now
         and those `arriving` (computed again when that set changes); None without a blueprint."""
@@ -530,7 +540,7 @@ class LiveWorkspace:
 
     def configure(self, *, cpu: float | None = None, budget: float | None = None, enabled: bool | None = None,
                   max_provers: int | None = None, strict: bool | None = None, profile: int | None = None,
-                  llm: dict[str, object] | None = None) -> None:
+                  llm: dict[str, object] | None = None, ticket_seconds: float | None = None) -> None:
         """Apply changed settings to the running workspace (new budgets apply to searches not yet started; turning
         `strict` on searches again every goal whose proof stands on open lemmas)."""
         if strict is not None and strict != self.options.strict:
@@ -549,6 +559,9 @@ class LiveWorkspace:
         if budget is not None:
             self.options = replace(self.options, budget=budget)
             self.scheduler.options = replace(self.scheduler.options, budget=budget)
+        if ticket_seconds is not None:  # searches started from now on
+            self.options = replace(self.options, ticket_seconds=ticket_seconds)
+            self.scheduler.options = replace(self.scheduler.options, ticket_seconds=ticket_seconds)
         if profile is not None:  # searches started from now on
             self.options = replace(self.options, profile=profile)
             self.scheduler.options = replace(self.scheduler.options, profile=profile)
@@ -644,8 +657,28 @@ class LiveWorkspace:
                 out.append(Suggestion(c.tactic, "strategy"))
         return out
 
+    def add_listener(self, fn: Callable[[], None]) -> None:
+        """Call `fn()` (no arguments, quickly) whenever a goal or the status changes."""
+        with self._lock:
+            self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+    def _tell(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for fn in listeners:
+            try:
+                fn()
+            except Exception:
+                log.exception("workspace listener failed")
+
     def _status(self) -> None:
         self.on_status(self.status())
+        self._tell()
 
     def _reverify(self, doc: Document) -> None:
         """A goal whose key survived an edit keeps its proof, which was verified in the older text. If nothing it
@@ -681,6 +714,8 @@ class LiveWorkspace:
             self.on_document(doc)
         if kind != "progress":
             self._status()
+        else:
+            self._tell()
 
 
 def _imports_mathlib(file: Path) -> bool:

@@ -3,9 +3,10 @@
 For every goal of an open document: an Information diagnostic (source `auto-prove`) that follows its search, a
 hover with what the search knows, and — once a proof is verified — a preferred quick fix that replaces exactly the
 placeholder, as a versioned `TextDocumentEdit`. Commands: `autoProve.proveHere`, `autoProve.pause`,
-`autoProve.resume`, `autoProve.status`; notification `autoProve/status` for status bars. Settings (from
+`autoProve.resume`, `autoProve.status`, `autoProve.dashboard` (starts the dashboard on first use and answers
+`{"url": ...}` with its token; `dashboard/`); notification `autoProve/status` for status bars. Settings (from
 `initializationOptions` or `workspace/didChangeConfiguration`, key `autoProve`): `cpuTarget`, `enabled`,
-`budgetSeconds`, `maxProvers`, `strict`, `profile`, and profile 2's `llm`, `llmBaseUrl`, `llmDollars`, `llmCalls`,
+`budgetSeconds`, `maxProvers`, `strict`, `profile`, `ticketSeconds`, and profile 2's `llm`, `llmBaseUrl`, `llmDollars`, `llmCalls`,
 `llmStepCalls`.
 
 Everything here is translation between LSP and the workspace: positions (LSP counts UTF-16 code units, goals
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from dataclasses import replace
@@ -123,6 +125,21 @@ class AutoProveServer(LanguageServer):
         self._initially_enabled = True  # `autoProve.enabled` from initializationOptions
         self._lean_warned = False
         self.endpoint: Endpoint | None = None
+        self.dashboard: Any = None  # dashboard.server.Dashboard, started by the first `autoProve.dashboard`
+        self._dashboard_lock = threading.Lock()
+
+    def open_dashboard(self) -> str:
+        """The dashboard's URL (token included), starting it over this workspace the first time."""
+        with self._dashboard_lock:
+            if self.dashboard is None:
+                from .dashboard.model import DashboardModel
+                from .dashboard.server import Dashboard
+
+                if self.live is None or self.live.root is None:
+                    raise ValueError("the dashboard needs a workspace folder")
+                self.dashboard = Dashboard(DashboardModel(self.live.root, self.live)).start()
+                self.dashboard.model.start()
+            return str(self.dashboard.url)
 
     def close_workspace(self) -> None:
         """Stop watching and searching; kill every prover (idempotent)."""
@@ -130,6 +147,11 @@ class AutoProveServer(LanguageServer):
         endpoint, self.endpoint = self.endpoint, None
         if endpoint is not None:
             endpoint.close()
+        with self._dashboard_lock:
+            board, self.dashboard = self.dashboard, None
+        if board is not None:
+            board.close()
+            board.model.close()
         live = self.live
         if live is not None:
             live.close()
@@ -249,6 +271,32 @@ class AutoProveServer(LanguageServer):
         return [T.TextEdit(range=T.Range(start=at(e.start), end=at(e.end)), new_text=e.text.decode("utf-8"))
                 for e in planned]
 
+    def ticket_actions(self, doc: Document, tg: TrackedGoal, uri: str) -> list[T.CodeAction]:
+        """"Add helper lemma …": each ticket of the goal as a lemma of its own before the goal's (its proof when it
+        has one, else `Admitted.`); the statement was checked at that place by Coq (tickets.py). None for a name the
+        document already has."""
+        if doc.found_text is None:
+            return []
+        found = doc.found_text.encode("utf-8")
+        at = tg.goal.statement_start
+        before = found[:at].decode("utf-8", "replace")
+        line = before.count("\n")
+        col = len(before) - (before.rfind("\n") + 1)
+        indent = before[before.rfind("\n") + 1:] if not before[before.rfind("\n") + 1:].strip() else ""
+        start = self.positions(doc).to_client(line, col)
+        out = []
+        for t in tg.out.tickets:
+            if re.search(rf"(?<![\w'.]){re.escape(t.name)}(?![\w'])", doc.found_text):
+                continue
+            text = "".join((indent if i else "") + ln + "\n" for i, ln in enumerate(t.lemma_text().splitlines()))
+            edit = T.WorkspaceEdit(document_changes=[T.TextDocumentEdit(
+                text_document=T.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version),
+                edits=[T.TextEdit(range=T.Range(start=start, end=start), new_text=text + "\n" + indent)])])
+            how = "with its proof" if t.proof else "Admitted."
+            out.append(T.CodeAction(title=f"auto-prove: add helper lemma {t.name} ({how})",
+                                    kind=T.CodeActionKind.QuickFix, is_preferred=False, edit=edit))
+        return out
+
     @staticmethod
     def valid_goals(doc: Document) -> list[TrackedGoal]:
         """The goals found in `doc.found_text` that still hold in the current text: all of them when it is that
@@ -310,12 +358,15 @@ class AutoProveServer(LanguageServer):
         cpu = number("cpuTarget", 0.05, 1.0)
         budget = number("budgetSeconds", 1.0, 86400.0)
         provers = number("maxProvers", 0, 64)  # 0: as many as the CPU target allows
+        tickets = number("ticketSeconds", 0.0, 3600.0)  # helper lemmas: seconds each (0: proposed only)
         if cpu is not None:
             kw["cpu"] = cpu
         if budget is not None:
             kw["budget"] = budget
         if provers is not None:
             kw["max_provers"] = int(provers)
+        if tickets is not None:
+            kw["ticket_seconds"] = tickets
         if isinstance(s.get("enabled"), bool):
             kw["enabled"] = s["enabled"]
         if isinstance(s.get("strict"), bool):
@@ -484,10 +535,12 @@ def build_server() -> AutoProveServer:
         pos = ls.positions(doc)
         for tg in ls.valid_goals(doc):  # since the last edit, only goals it cannot have touched: no stale edit
             out = tg.out
-            if not (out.status == "proved" and out.verified and out.replacement):
-                continue
             r = pos.goal(tg)
             if r.end.line < params.range.start.line or r.start.line > params.range.end.line:
+                continue
+            if out.tickets and out.status != "proved":
+                actions += ls.ticket_actions(doc, tg, params.text_document.uri)
+            if not (out.status == "proved" and out.verified and out.replacement):
                 continue
             edits = ls.quick_fix_edits(doc, tg)
             if not edits:
@@ -526,6 +579,14 @@ def build_server() -> AutoProveServer:
         if ls.live is not None:
             ls.live.resume()
         return ls.live.status() if ls.live else {}
+
+    @server.command("autoProve.dashboard")
+    def dashboard(ls: AutoProveServer, *args: Any) -> dict[str, Any]:
+        try:
+            return {"ok": True, "url": ls.open_dashboard()}
+        except Exception as e:  # no folder, the port, no prometheus-client: said, the server goes on
+            log.warning("no dashboard: %s", e)
+            return {"ok": False, "error": str(e)}
 
     @server.command("autoProve.status")
     def status(ls: AutoProveServer, *args: Any) -> dict[str, object]:
@@ -574,6 +635,10 @@ def hover_text(ls: AutoProveServer, tg: TrackedGoal) -> str:
                       + ": the lemma is proved once they are (`autoProve.strict` refuses such proofs)."]
     elif out.remaining:
         lines += ["", "closest state reached (goals left):", "```coq", out.remaining[:2000], "```"]
+    if out.tickets and out.status != "proved":
+        lines += ["", "helper lemmas that would help (checked statements; a quick fix adds one to the file):"]
+        for t in out.tickets:
+            lines += [f"- `{t.name}` ({t.status}):", "```coq", t.statement, "```"]
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from .strategies import SearchContext, strategy_for
 if TYPE_CHECKING:
     from .learn.service import Learning
     from .llm.proposer import GoalContext, LLMProposer
+    from .tickets import HelperTicket
 
 __all__ = ["ProveOptions", "GoalOutcome", "Scheduler", "Ticket", "HAMMER_HEADER", "DEFAULT_IMPORTS"]
 
@@ -85,6 +86,11 @@ class ProveOptions:
     llm_max_tokens: int = 1024  # the longest answer asked for
     llm_step_calls: int = 4  # states of one goal the model is asked next tactics for inside the search (0: none)
     golf_seconds: float = 5.0  # after a proof is verified: seconds to look for a shorter one (golf.py); 0: none
+    # a Coq goal the search could not close: helper lemmas proposed from what is left (tickets.py), each searched for
+    # `ticket_seconds` (past the goal's budget), and the goal again with a proved one for as long; 0: proposed and
+    # checked only; tickets=False: none
+    tickets: bool = True
+    ticket_seconds: float = 10.0
     llm_run_calls: int | None = None
     llm_run_tokens: int | None = None
     llm_run_dollars: float | None = None
@@ -115,6 +121,7 @@ class GoalOutcome:
     budget_s: float | None = None  # this goal's own search seconds (an agent's `search`); None: ProveOptions.budget
     golfed_from: str = ""  # the verified proof golf replaced by a shorter one ("" when it did not)
     golf_seconds: float = 0.0  # what looking for a shorter proof took
+    tickets: tuple["HelperTicket", ...] = ()  # helper lemmas proposed when the search found no proof (tickets.py)
 
     @property
     def kind(self) -> str:
@@ -132,6 +139,7 @@ class GoalOutcome:
             "depends_on_open": list(self.depends_on_open), "families": list(self.families),
             **({"golfed_from": self.golfed_from} if self.golfed_from else {}),
             **({"golf_seconds": round(self.golf_seconds, 3)} if self.golf_seconds else {}),
+            **({"tickets": [t.as_json() for t in self.tickets]} if self.tickets else {}),
         }
 
     def proof_label(self) -> str:
@@ -627,6 +635,10 @@ class Scheduler:
         if self.options.profile >= 2 and result.status in ("exhausted", "timeout") and not cancel.is_set():
             result = self._llm_phase(goal, prover, root, ctx, gctx, accept, cancel, result, strat, budget,
                                      goal_seconds)
+        if self.options.tickets and goal.backend == "coq" and result.status in ("exhausted", "timeout") \
+                and not cancel.is_set():
+            result = self._ticket_phase(goal, out, prover, root, ctx, strat, budget, accept, on_attempt, cancel,
+                                        result, goal_seconds)
         out.attempts, out.strategies, out.strategy = result.attempts, dict(result.strategies), result.strategy
         out.crashes = max(result.crashes, _crash_count(prover) - crashes0)
         if result.best is not None and not result.best.finished:
@@ -658,6 +670,26 @@ class Scheduler:
         with self._lock:
             self.options = replace(self.options, **fields)  # type: ignore[arg-type]
             self._llm, self._llm_unusable = None, ""
+
+    def _ticket_phase(self, goal: Goal, out: GoalOutcome, prover: Prover, root: ProofState, ctx: SearchContext,
+                      strat: object, budget: SearchBudget, accept: Callable[[tuple[str, ...]], Acceptance],
+                      on_attempt: Callable[[str, str, str, float], None], cancel: threading.Event,
+                      result: SearchResult, goal_seconds: float) -> SearchResult:
+        """Helper lemmas from what the search left (tickets.py): proposed, checked, searched, and the goal searched
+        again with a proved one; recorded in `out.tickets` and the ledger."""
+        from .tickets import TicketPhase
+
+        out.phase = "searching helper lemmas"
+        self._emit("progress", out)
+        seconds = self.options.ticket_seconds
+        result, made = TicketPhase(prover, strat, ctx, budget, seconds, accept=accept, on_attempt=on_attempt,
+                                   cancel=cancel, tactic_timeout=self.options.tactic_timeout).run(root, result, goal.lemma)
+        out.phase, out.tickets = "", tuple(made)
+        if self.ledger is not None:
+            for t in made:
+                self._ledger_call(self.ledger.record_ticket, goal.key.digest, str(goal.file), goal.lemma, t.name,
+                                  t.statement, t.status, "\n".join(t.proof))
+        return result
 
     def _golf(self, goal: Goal, out: GoalOutcome, prover: Prover, root: ProofState,
               accept: Callable[[tuple[str, ...]], object], taken: dict[tuple[str, ...], tuple[str, str, tuple[str, ...]]],
@@ -1047,8 +1079,19 @@ class Scheduler:
                 and rec.deps_digest == goal.deps_digest:  # not after a project file it loads changed
             out.status, out.seconds, out.attempts, out.from_ledger = rec.status, rec.seconds, rec.attempts, True
             out.message = rec.message
+            out.tickets = self._stored_tickets(goal)
             return True
         return False
+
+    def _stored_tickets(self, goal: Goal) -> tuple["HelperTicket", ...]:
+        from .tickets import HelperTicket
+
+        try:
+            rows = self.ledger.tickets(goal.key.digest) if self.ledger is not None else []
+        except LedgerError:
+            return ()
+        return tuple(HelperTicket(r.name, r.statement, r.status, tuple(r.proof.split("\n")) if r.proof else ())
+                     for r in rows)
 
     def _reverify_stored(self, goal: Goal, proof: str, header: str, source: bytes | None,
                          provers: dict[str, Prover]) -> tuple[str, tuple[str, ...]] | None:

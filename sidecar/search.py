@@ -89,6 +89,7 @@ class SearchResult:
     strategy: str = ""  # family of the tactic that finished the proof
     strategies: Counter[str] = field(default_factory=Counter)  # attempts per family
     best: ProofState | None = None  # the state with the least left to prove
+    near: tuple[ProofState, ...] = ()  # the NEAR states with the least left to prove, least first (tickets.py)
     message: str = ""
     refused: int = 0  # finished scripts the caller's check refused
     fallback: tuple[tuple[str, ...], str] | None = None  # (script, strategy) the caller would take if nothing better
@@ -146,6 +147,7 @@ class _Edge:
 # family succeeds in milliseconds when it succeeds at all (strategies/coq.py), but takes half a second or more to
 # fail; a focused search (below) does not try them at all
 NO_RETRY = frozenset({"hammer", "sauto"})
+NEAR = 8  # states kept in `SearchResult.near`
 
 FOCUS = "focus"  # the edge that runs a focused search on a state's first goal (see the module docstring)
 FOCUS_COST = 1.0
@@ -212,6 +214,7 @@ class Search:
         frontier: list[_Edge] = []
         crashes = 0
         best_score = _remaining(root)
+        near: list[tuple[float, int, ProofState]] = []  # a bounded max-heap on the score: the NEAR best
         last_progress = 0.0
 
         traces: dict[tuple[str, ...], tuple[tuple[ProofState, str, str], ...]] = {}  # finished scripts -> their steps
@@ -220,6 +223,7 @@ class Search:
             if status in ("exhausted", "timeout", "error") and res.fallback is not None:
                 status, (script, strategy) = "proved", res.fallback
             res.status, res.script, res.strategy = status, script, strategy
+            res.near = tuple(st for _, _, st in sorted(near, key=lambda e: (-e[0], e[1])))
             steps = traces.get(script, ()) if script is not None else ()
             res.trace = tuple((st, tac) for st, tac, _ in steps)
             res.families = tuple(fam for _, _, fam in steps)
@@ -262,6 +266,10 @@ class Search:
             score = _remaining(state)
             if score < best_score:
                 best_score, res.best = score, state
+            if not state.finished:
+                heapq.heappush(near, (-score, next(counter), state))
+                if len(near) > NEAR:
+                    heapq.heappop(near)
             open_state(state, cost, node, steps, after_focus)
 
         def push(node: _Open) -> None:

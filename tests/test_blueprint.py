@@ -257,6 +257,38 @@ def test_a_coq_project_without_blueprint_gets_the_graph_coq_gives(tmp_path: Path
     assert doc["coverage"]["nodes"] == 18 and "ListFacts.sum_app" in doc["can_prove_next"]
 
 
+GRAPH_ORDER_V = """Lemma za : 1 + 1 = 2.
+Admitted.
+
+Lemma zb : forall n : nat, n + 0 = n.
+Admitted.
+
+Lemma uses_zb : 3 + 0 = 3.
+Proof. apply zb. Qed.
+
+Lemma uses_uses_zb : 3 + 0 = 3 /\\ 1 = 1.
+Proof. split. apply uses_zb. reflexivity. Qed.
+"""
+
+
+@needs_coq
+def test_a_whole_coq_project_without_blueprint_is_ordered_by_the_graph_coq_gives(tmp_path: Path) -> None:
+    """`zb` has two lemmas proved over it (closed with Qed, so not fully proved until it is), `za` none: `prove` on
+    the whole project searches `zb` first though the file has `za` first; on the file alone, in the file's order."""
+    if not Path("/usr/lib/ocaml/coq/user-contrib/dpdgraph/dpdgraph.vo").exists():
+        pytest.skip("coq-dpdgraph not installed (make test installs libcoq-dpdgraph)")
+    for whole in (True, False):
+        root = tmp_path / f"g{whole}"
+        root.mkdir()
+        (root / "_CoqProject").write_text("-R . G\nA.v\n")
+        (root / "A.v").write_text(GRAPH_ORDER_V)
+        r = run_cli("prove", root if whole else root / "A.v", "--budget", "10", "--max-provers", "1",
+                    "--profile", "0", timeout=300)
+        assert r.returncode == 0, r
+        assert ("dependency graph (Coq's) puts 1 of the goals first" in r.stderr) == whole, r
+        assert ledger_order(root) == (["zb", "za"] if whole else ["za", "zb"])
+
+
 def test_lean_truth_reads_print_axioms_of_each_declaration(tmp_path: Path) -> None:
     """A Lean project's declarations, through one REPL command (`import` every module, `#print axioms` each name).
     No Lean runs here: the REPL is a hand-written model answering in the recorded shape with Lean's own message

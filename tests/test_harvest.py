@@ -62,8 +62,8 @@ Lemma ok2 : 2 = 2. Proof. reflexivity. Qed.
 Lemma undone : True -> True. Proof. intros H. Undo. exact (fun x => x). Qed.
 """  # `Undo` compiles with coqc but fails in the prover (and breaks the document after it: it comes last)
 SLOW = """Lemma ok3 : 3 = 3. Proof. reflexivity. Qed.
-Lemma slow : True. Proof. do 3000000 idtac. exact I. Qed.
-"""  # ~2.5 s for the first tactic: over the harvest's timeout (1 s here)
+Lemma slow : True. Proof. do 30000000 idtac. exact I. Qed.
+"""  # ~6 s for the first tactic here (0.7 s for a tenth of it): well over the harvest's timeout (1 s here)
 
 
 def source_of(path: Path) -> Source:

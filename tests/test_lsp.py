@@ -249,6 +249,46 @@ async def test_a_file_that_does_not_parse_gets_one_clear_diagnostic(client: Lang
 
 
 @pytest.mark.asyncio
+async def test_the_dashboard_command_serves_this_workspace(client: LanguageClient) -> None:
+    import urllib.request
+
+    f = client.root / "Board.v"  # type: ignore[attr-defined]
+    uri = open_file(client, f, "Lemma a : 1 = 1.\nAdmitted.\n")
+    await until(lambda: any(d.code == "proved" for d in ours(client, uri)), 60, "the proof")
+    r = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.dashboard"))
+    assert r["ok"] and "token=" in r["url"]  # type: ignore[index]
+    again = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.dashboard"))
+    assert again["url"] == r["url"]  # type: ignore[index]  # one dashboard per workspace
+    saved = json.loads((client.root / ".auto-prove" / "dashboard.json").read_text())  # type: ignore[attr-defined]
+    req = urllib.request.Request(saved["url"] + "/api/state", headers={"Authorization": f"Bearer {saved['token']}"})
+    state = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(req, timeout=30).read()))
+    assert [(g["lemma"], g["status"]) for g in state["goals"]] == [("a", "proved")]
+    assert "-Admitted." in state["proofs"][0]["diff"] and "+Qed." in state["proofs"][0]["diff"]
+
+
+@pytest.mark.asyncio
+async def test_a_goal_not_proved_shows_its_tickets_and_a_quick_fix_adds_one(client: LanguageClient) -> None:
+    from test_tickets import SORTED
+
+    client.workspace_did_change_configuration(T.DidChangeConfigurationParams(
+        settings={"autoProve": {**settings()["autoProve"], "budgetSeconds": 3, "ticketSeconds": 0}}))
+    f = client.root / "Sorted.v"  # type: ignore[attr-defined]
+    uri = open_file(client, f, SORTED)
+    d = await until(lambda: next((x for x in ours(client, uri) if x.code in ("exhausted", "timeout")), None), 120,
+                    "the search to give up")
+    hov = await client.text_document_hover_async(T.HoverParams(
+        text_document=T.TextDocumentIdentifier(uri=uri), position=d.range.start))
+    assert hov is not None and "helper lemmas that would help" in hov.contents.value  # type: ignore[union-attr]
+    actions = [a for a in await quick_fixes(client, uri, d) if "add helper lemma" in a.title]
+    assert actions and actions[0].title.startswith("auto-prove: add helper lemma ins_sorted_helper1")
+    edit = actions[0].edit.document_changes[0]  # type: ignore[union-attr,index]
+    text = apply_edits(SORTED, edit.edits)  # type: ignore[union-attr]
+    assert "Lemma ins_sorted_helper1 : " in text and text.index("ins_sorted_helper1") < text.index("Lemma ins_sorted :")
+    f.write_text(text)
+    assert subprocess.run(["coqc", "-q", str(f)], cwd=f.parent, capture_output=True).returncode == 0
+
+
+@pytest.mark.asyncio
 async def test_commands_pause_resume_prove_here(client: LanguageClient) -> None:
     st = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.pause"))
     assert st["paused"] is True  # type: ignore[index]

@@ -208,7 +208,7 @@ def test_require_sentences_and_loaded_libraries() -> None:
 def test_a_timed_out_candidate_is_retried_later_with_more_time(prover: CoqProver, tmp_path: Path) -> None:
     """A tactic that needs more than its first time limit gets a second, longer run once cheaper work is done."""
     env = env_for(tmp_path, "Parameter Secret : Prop.", "Axiom s : Secret.",
-                  "Ltac burn := do 8000 (do 1000 idtac); exact s.", "Lemma t : Secret.")
+                  "Ltac burn := do 20000 (do 1000 idtac); exact s.", "Lemma t : Secret.")  # ~5 s here
     root = prover.enter(env, 60)
     lemmas, defs, ltacs = environment_of(env.sentences)
     ctx = SearchContext(lemmas=lemmas, definitions=defs, tactic_timeout=1.0, extra={"ltacs": ltacs})
@@ -227,7 +227,7 @@ def test_a_timed_out_sauto_or_hammer_is_not_retried(prover: CoqProver, tmp_path:
     from sidecar.strategies import Candidate
 
     env = env_for(tmp_path, "Parameter Secret : Prop.", "Axiom s : Secret.",
-                  "Ltac burn := do 8000 (do 1000 idtac); exact s.", "Lemma t : Secret.")
+                  "Ltac burn := do 80000 (do 1000 idtac); exact s.", "Lemma t : Secret.")  # ~20 s here: over 4× its limit
     root = prover.enter(env, 60)
 
     class Only:

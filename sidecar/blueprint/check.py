@@ -9,7 +9,7 @@ from typing import Any, Callable
 from .graph import Blueprint, Coverage, DeclTruth, NodeStatus
 from .read import BlueprintError, read_blueprint
 
-__all__ = ["BlueprintCheck", "check_blueprint", "project_backend"]
+__all__ = ["BlueprintCheck", "check_blueprint", "is_coq_project", "is_lean_project", "project_backend"]
 
 
 @dataclass
@@ -86,14 +86,14 @@ def check_blueprint(project: Path, where: Path | None = None, target: str | None
     try:
         bp = read_blueprint(where if where is not None else project)
     except BlueprintError:
-        if where is not None or not _is_coq(project):
+        if where is not None or not is_coq_project(project):
             raise
         from .truth import coq_graph
 
         bp, source = coq_graph(project, progress=progress), "coq-dpdgraph"  # no blueprint: the graph Coq gives
     if target is not None and target not in bp.nodes:
         raise BlueprintError(f"no node {target!r} in the blueprint (its sinks: {', '.join(bp.sinks()[:8])})")
-    if _is_lean(project):
+    if is_lean_project(project):
         from ..provers.lean import LeanProver
         from .truth import lean_truth
 
@@ -111,14 +111,14 @@ def check_blueprint(project: Path, where: Path | None = None, target: str | None
     return BlueprintCheck(bp, truth, bp.status(truth), target, source)
 
 
-def _is_lean(project: Path) -> bool:
+def is_lean_project(project: Path) -> bool:
     return any((project / name).exists() for name in ("lakefile.lean", "lakefile.toml", "lean-toolchain"))
 
 
 def project_backend(project: Path) -> str:
     """"lean" for a Lake project, else "coq": the prover a blueprint of `project` is checked against."""
-    return "lean" if _is_lean(Path(project)) else "coq"
+    return "lean" if is_lean_project(Path(project)) else "coq"
 
 
-def _is_coq(project: Path) -> bool:
+def is_coq_project(project: Path) -> bool:
     return (project / "_CoqProject").is_file() or any(project.glob("*.v"))

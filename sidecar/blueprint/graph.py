@@ -65,10 +65,13 @@ class Coverage:
 class Blueprint:
     nodes: dict[str, Node]
     problems: list[str] = field(default_factory=list)  # what the reader said: unresolved labels, unknown commands
+    # "blueprint" (LaTeX), or "coq-dpdgraph": the graph Coq gives, whose edges are what proofs use (an admitted
+    # lemma's proof uses nothing), so that a lemma proved over an admitted one is open too (`priority.goal_ranks`)
+    source: str = "blueprint"
 
     @classmethod
-    def of(cls, nodes: Iterable[Node], problems: Iterable[str] = ()) -> "Blueprint":
-        return cls({n.label: n for n in nodes}, list(problems))
+    def of(cls, nodes: Iterable[Node], problems: Iterable[str] = (), source: str = "blueprint") -> "Blueprint":
+        return cls({n.label: n for n in nodes}, list(problems), source)
 
     def decls(self) -> list[str]:
         return list(dict.fromkeys(d for n in self.nodes.values() for d in n.decls))

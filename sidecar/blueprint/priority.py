@@ -16,6 +16,8 @@ __all__ = ["goal_ranks", "load_project_blueprint", "project_blueprint", "read_ra
 
 log = logging.getLogger(__name__)
 
+GRAPH_TIMEOUT = 300.0  # seconds for Coq's dependency graph of a project without blueprint
+
 
 def short_name(name: str) -> str:
     return name.rsplit(".", 1)[-1]
@@ -44,6 +46,18 @@ def goal_ranks(bp: Blueprint, open_lemmas: Iterable[str]) -> dict[str, float]:
             status[label] = "not formalized"
         else:
             status[label] = "stated" if any(short_name(d) in opened for d in n.decls) else "proved"
+    if bp.source == "coq-dpdgraph":  # a lemma closed with Qed over an open one waits for it too
+        users: dict[str, list[str]] = {label: [] for label in bp.nodes}
+        for label, n in bp.nodes.items():
+            for d in n.deps:
+                if d in users:
+                    users[d].append(label)
+        todo = [label for label, st in status.items() if st == "stated"]
+        while todo:
+            for u in users[todo.pop()]:
+                if status[u] == "proved":
+                    status[u] = "stated"
+                    todo.append(u)
     waiting = bp.unblocks(status)
     path = bp.critical_path(status)
     ranks: dict[str, float] = {}
@@ -72,7 +86,29 @@ def load_project_blueprint(root: Path) -> Blueprint | None:
         return None
 
 
-def read_ranks(root: Path, open_lemmas: Iterable[str]) -> dict[str, float]:
-    """`goal_ranks` of the project's blueprint; {} without one."""
+def coq_project_graph(root: Path, timeout: float = GRAPH_TIMEOUT) -> Blueprint | None:
+    """For a Coq project with no blueprint: the graph Coq gives (`truth.coq_graph`, coq-dpdgraph), or None when the
+    project is not Coq, coq-dpdgraph is missing or the project does not build (said in the log). Builds the
+    whole project (privately, as the goals' dependencies are built): call it once the goals are found."""
+    from ..errors import AutoProveError
+    from .check import is_coq_project, is_lean_project
+    from .truth import coq_graph
+
+    root = Path(root)
+    if is_lean_project(root) or not is_coq_project(root):
+        return None
+    try:
+        return coq_graph(root, timeout=timeout)
+    except AutoProveError as e:
+        log.info("no order from Coq's dependency graph: %s", e)
+        return None
+
+
+def read_ranks(root: Path, open_lemmas: Iterable[str], coq: bool = False) -> dict[str, float]:
+    """`goal_ranks` of the project's blueprint; with `coq`, for a Coq project without one, of the graph Coq gives
+    (when the whole project is searched: it is built then anyway). {} without either."""
+    opened = list(open_lemmas)
     bp = load_project_blueprint(root)
-    return goal_ranks(bp, open_lemmas) if bp is not None else {}
+    if bp is None and coq and len(opened) > 1 and project_blueprint(root) is None:
+        bp = coq_project_graph(root)
+    return goal_ranks(bp, opened) if bp is not None else {}

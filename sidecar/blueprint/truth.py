@@ -73,7 +73,7 @@ def coq_graph(root: Path, *, timeout: float = 600.0, progress: Callable[[str], N
     require, cp = _build_probe(root, timeout, progress)
     modules = [name for _, name in project_modules(root)]
     if not modules:
-        return Blueprint.of([])
+        return Blueprint.of([], source="coq-dpdgraph")
     if progress:
         progress("asking Coq for the dependency graph")
     body = (require + "Require dpdgraph.dpdgraph.\nSet DependGraph File \"graph.out\".\n"
@@ -98,7 +98,7 @@ def coq_graph(root: Path, *, timeout: float = 600.0, progress: Callable[[str], N
             uses.setdefault(m.group(1), []).append(m.group(2))
     nodes = [Node(full, kind=kind, decls=(full,), uses=tuple(sorted(names[u][0] for u in uses.get(i, ()) if u in names)))
              for i, (full, kind) in names.items()]
-    return Blueprint.of(sorted(nodes, key=lambda n: n.label))
+    return Blueprint.of(sorted(nodes, key=lambda n: n.label), source="coq-dpdgraph")
 
 
 def coq_truth(root: Path, decls: Sequence[str], *, timeout: float = 600.0,

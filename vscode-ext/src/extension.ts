@@ -195,6 +195,20 @@ async function setPaused(paused: boolean): Promise<void> {
   }
 }
 
+async function openDashboard(): Promise<void> {
+  // the sidecar starts its dashboard on first use; the URL carries the token (127.0.0.1 only)
+  const answer = (await serverCommand("autoProve.dashboard")) as { ok?: boolean; url?: string; error?: string } | undefined;
+  if (answer === undefined || typeof answer !== "object") {
+    return;
+  }
+  if (answer.ok !== true || typeof answer.url !== "string") {
+    void vscode.window.showWarningMessage(`auto-prove: no dashboard: ${answer.error ?? "unknown error"}`);
+    return;
+  }
+  output.appendLine(`dashboard at ${answer.url.replace(/token=[0-9a-f]+/, "token=…")}`);
+  await vscode.env.openExternal(vscode.Uri.parse(answer.url));
+}
+
 async function menu(): Promise<void> {
   const paused = lastStatus?.paused === true;
   const items: (vscode.QuickPickItem & { run: () => unknown })[] = [
@@ -204,6 +218,7 @@ async function menu(): Promise<void> {
     { label: "$(debug-restart) Restart sidecar", run: () => restart("asked for") },
     { label: "$(output) Show log", run: () => output.show(true) },
     { label: "$(zap) Prove goal at cursor", run: () => proveGoalAtCursor() },
+    { label: "$(graph) Open dashboard", run: () => openDashboard() },
   ];
   const pick = await vscode.window.showQuickPick(items, { placeHolder: "auto-prove" });
   if (pick !== undefined) {
@@ -242,6 +257,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("auto-prove.resume", () => setPaused(false)),
     vscode.commands.registerCommand("auto-prove.restart", () => restart("asked for")),
     vscode.commands.registerCommand("auto-prove.showLog", () => output.show(true)),
+    vscode.commands.registerCommand("auto-prove.openDashboard", openDashboard),
     vscode.commands.registerCommand("auto-prove.menu", menu),
     vscode.workspace.onDidChangeConfiguration(onConfiguration),
   );

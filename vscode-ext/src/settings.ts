@@ -12,6 +12,9 @@ export interface ServerSettings {
   /** Strategy profile: 0 (hand-written candidates), 1 (also what the project's visible proofs teach), 2 (also a
    * language model). */
   profile: number;
+  /** Coq: seconds to search each helper lemma proposed for a goal not proved, and the goal again with it (0: proposed
+   * only). */
+  ticketSeconds: number;
   /** Profile 2's model, "openai:<model>" or "anthropic:<model>" ("" none); keys stay in the environment. */
   llm: string;
   llmBaseUrl: string;
@@ -21,13 +24,14 @@ export interface ServerSettings {
 }
 
 export const DEFAULTS: ServerSettings = { enabled: true, cpuTarget: 0.5, budgetSeconds: 60, maxProvers: 0, strict: false, profile: 1,
-  llm: "", llmBaseUrl: "", llmDollars: null, llmCalls: null };
+  ticketSeconds: 10, llm: "", llmBaseUrl: "", llmDollars: null, llmCalls: null };
 
 /** Settings that change how the sidecar is started: changing one restarts it. */
 export const RESTART_KEYS = ["serverPath", "python"] as const;
 
 /** Settings the running sidecar takes without a restart. */
-export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict", "profile", "llm", "llmBaseUrl",
+export const LIVE_KEYS = ["enabled", "cpuTarget", "budgetSeconds", "maxProvers", "strict", "profile", "ticketSeconds", "llm",
+  "llmBaseUrl",
   "llmDollars", "llmCalls"] as const;
 
 function finite(v: unknown): v is number {
@@ -46,6 +50,7 @@ export function serverSettings(get: (key: string) => unknown): ServerSettings {
   const provers = get("maxProvers");
   const strict = get("strict");
   const profile = get("profile");
+  const tickets = get("ticketSeconds");
   const llm = get("llm");
   const base = get("llmBaseUrl");
   const dollars = get("llmDollars");
@@ -57,6 +62,7 @@ export function serverSettings(get: (key: string) => unknown): ServerSettings {
     maxProvers: finite(provers) ? Math.min(64, Math.max(0, Math.round(provers))) : DEFAULTS.maxProvers,
     strict: typeof strict === "boolean" ? strict : DEFAULTS.strict,
     profile: profile === 0 || profile === 1 || profile === 2 ? profile : DEFAULTS.profile,
+    ticketSeconds: finite(tickets) ? Math.min(3600, Math.max(0, tickets)) : DEFAULTS.ticketSeconds,
     llm: typeof llm === "string" ? llm.trim() : DEFAULTS.llm,
     llmBaseUrl: typeof base === "string" ? base.trim() : DEFAULTS.llmBaseUrl,
     llmDollars: finite(dollars) && dollars >= 0 ? dollars : DEFAULTS.llmDollars,

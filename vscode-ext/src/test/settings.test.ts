@@ -9,10 +9,10 @@ function reader(values: Record<string, unknown>): (key: string) => unknown {
 
 test("settings pass through under autoProve", () => {
   const s = serverSettings(reader({ enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true,
-    profile: 2, llm: " openai:qwen ", llmBaseUrl: "http://127.0.0.1:8080/v1", llmDollars: 2.5, llmCalls: 40 }));
+    profile: 2, ticketSeconds: 4, llm: " openai:qwen ", llmBaseUrl: "http://127.0.0.1:8080/v1", llmDollars: 2.5, llmCalls: 40 }));
   assert.deepEqual(configurationPayload(s),
     { autoProve: { enabled: false, cpuTarget: 0.25, budgetSeconds: 120, maxProvers: 2, strict: true, profile: 2,
-      llm: "openai:qwen", llmBaseUrl: "http://127.0.0.1:8080/v1", llmDollars: 2.5, llmCalls: 40 } });
+      ticketSeconds: 4, llm: "openai:qwen", llmBaseUrl: "http://127.0.0.1:8080/v1", llmDollars: 2.5, llmCalls: 40 } });
 });
 
 test("missing or mistyped values fall back to the defaults", () => {
@@ -22,8 +22,8 @@ test("missing or mistyped values fall back to the defaults", () => {
 });
 
 test("values out of range are brought into the range the sidecar accepts", () => {
-  const s = serverSettings(reader({ cpuTarget: 3, budgetSeconds: 0, maxProvers: 1000 }));
-  assert.deepEqual([s.cpuTarget, s.budgetSeconds, s.maxProvers], [1, 1, 64]);
+  const s = serverSettings(reader({ cpuTarget: 3, budgetSeconds: 0, maxProvers: 1000, ticketSeconds: -5 }));
+  assert.deepEqual([s.cpuTarget, s.budgetSeconds, s.maxProvers, s.ticketSeconds], [1, 1, 64, 0]);
   const t = serverSettings(reader({ cpuTarget: 0, maxProvers: -2.6 }));
   assert.deepEqual([t.cpuTarget, t.maxProvers], [0.1, 0]);
   assert.equal(serverSettings(reader({ maxProvers: 2.4 })).maxProvers, 2);
