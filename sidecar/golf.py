@@ -1,7 +1,10 @@
 """Proof golf: a verified proof made shorter, within a small budget.
 
 Shorter candidates are tried shortest first: one closing tactic for the whole goal; the proof's first steps
-followed by one closer for the rest; the proof without one of its steps (again and again while that helps). A
+followed by one closer for the rest; the proof without one of its steps (again and again while that helps). The
+closers are the usual automation and, for a chain the search built step by step, a lemma that closes it at once
+(`lemmas`: what the file proved before the goal and the library premises ranked for it, given by the caller:
+`apply L`, `eauto using L`). A
 candidate counts only if it finishes in the prover and the caller's `accept` — the same independent verification
 as every proof — takes it. Knows no file and no ledger: the scheduler keeps both versions.
 """
@@ -14,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import ProverError
 from .provers.base import ProofState, Prover
 
-__all__ = ["CLOSERS", "golf"]
+__all__ = ["CLOSERS", "LEMMA_CLOSERS", "golf"]
 
 # one-shot closers, cheapest first
 CLOSERS: dict[str, tuple[str, ...]] = {
@@ -37,12 +40,21 @@ def _candidates(script: tuple[str, ...], closers: Sequence[str]) -> Iterator[tup
         yield script[:i] + script[i + 1:]
 
 
+LEMMA_CLOSERS: dict[str, tuple[str, ...]] = {
+    "coq": ("apply {}", "now apply {}", "eauto using {}", "now rewrite {}"),
+    "lean": ("exact {}", "simp [{}]", "rw [{}]"),
+}
+MAX_LEMMAS = 8
+
+
 def golf(prover: Prover, root: ProofState, script: tuple[str, ...], accept: Callable[[tuple[str, ...]], bool],
-         backend: str, seconds: float, tactic_timeout: float = 2.0) -> tuple[str, ...] | None:
+         backend: str, seconds: float, tactic_timeout: float = 2.0,
+         lemmas: Sequence[str] = ()) -> tuple[str, ...] | None:
     """A script shorter than `script` (fewer sentences, or as many and fewer characters) that finishes from `root`
-    and that `accept` takes; None when none is found within `seconds`."""
+    and that `accept` takes; None when none is found within `seconds`. `lemmas`: names a closer may apply."""
     deadline = time.monotonic() + seconds
-    closers = CLOSERS.get(backend, ())
+    named = [f.format(n) for n in list(dict.fromkeys(lemmas))[:MAX_LEMMAS] for f in LEMMA_CLOSERS.get(backend, ())]
+    closers = CLOSERS.get(backend, ()) + tuple(named)
     best = tuple(script)
     tried: set[tuple[str, ...]] = {best}
     states: dict[tuple[str, ...], ProofState | None] = {(): root}

@@ -651,7 +651,7 @@ class Scheduler:
             if learning is not None and result.trace and self._online():
                 learning.learn(goal, result.trace, result.script)  # online: the next goal already knows it
             if self.options.golf_seconds > 0 and len(result.script) > 1 and not cancel.is_set():
-                self._golf(goal, out, prover, root, accept, taken)
+                self._golf(goal, out, prover, root, accept, taken, ctx)
         elif result.status == "cancelled":
             out.status = "queued"
         elif result.status == "error":
@@ -693,10 +693,23 @@ class Scheduler:
 
     def _golf(self, goal: Goal, out: GoalOutcome, prover: Prover, root: ProofState,
               accept: Callable[[tuple[str, ...]], object], taken: dict[tuple[str, ...], tuple[str, str, tuple[str, ...]]],
-              ) -> None:
+              ctx: SearchContext | None = None) -> None:
         """A shorter verified proof in place of `out`'s (golf.py), the longer kept in `out.golfed_from`; one that
-        stands on open lemmas only replaces one that does too."""
+        stands on open lemmas only replaces one that does too. A step-by-step chain may give way to one lemma: the
+        file's own proved before the goal, the library premises ranked for it, and (unless strict) its open ones."""
         from .golf import golf
+
+        lemmas: list[str] = []
+        if ctx is not None and len(out.script or ()) > 1:
+            lemmas = [name for name, _ in reversed(ctx.lemmas)][:4]  # the nearest first
+            finder = ctx.extra.get("premises")
+            if callable(finder):
+                try:
+                    lemmas += list(finder(root))[:4]
+                except Exception:  # golf goes on with what it has
+                    log.debug("no premises for golf", exc_info=True)
+            if out.depends_on_open:  # a clean proof is never replaced by one standing on an open lemma
+                lemmas += [name for name, _ in reversed(ctx.open_lemmas)][:2]
 
         first = out.script or ()
         clean = not out.depends_on_open
@@ -707,7 +720,7 @@ class Scheduler:
 
         t0 = time.monotonic()
         shorter = golf(prover, root, first, takes, goal.backend, self.options.golf_seconds,
-                       self.options.tactic_timeout)
+                       self.options.tactic_timeout, lemmas)
         out.golf_seconds = time.monotonic() - t0
         if shorter is None or shorter not in taken:
             return

@@ -387,3 +387,19 @@ def test_locate_output_is_read_as_coq_resolves_names() -> None:
                    "current context is Zorder.Zgt_trans)") == ("Constant", "d004.Zgt_trans")
     assert located("No object of basename foo") is None
     assert located("Ltac Hammer.Tactics.Tactics.sauto") == ("Ltac", "Hammer.Tactics.Tactics.sauto")
+
+
+def test_golf_replaces_a_chain_by_one_lemma_that_closes_it(prover: CoqProver, tmp_path: Path) -> None:
+    """A chain of four steps gives way to `apply ev_plus4` (a lemma of the file that closes the goal at once, the
+    statement up to computation) when golf is given it; without it, no one-step closer exists."""
+    from sidecar.golf import golf
+
+    env = env_for(tmp_path, "Inductive ev : nat -> Prop := ev0 : ev 0 | evSS : forall n, ev n -> ev (S (S n)).",
+                  "Lemma ev_plus4 : forall n, ev n -> ev (4 + n).",
+                  "Proof.", "intros n H.", "simpl.", "apply evSS.", "apply evSS.", "exact H.", "Qed.",
+                  "Lemma ev_8 : forall n, ev n -> ev (S (S (S (S n)))).")
+    root = prover.enter(env, 60)
+    chain = ("intros n H", "apply evSS", "apply evSS", "exact H")
+    assert golf(prover, root, chain, lambda s: True, "coq", 10.0, lemmas=("ev_plus4",)) == ("apply ev_plus4",)
+    without = golf(prover, root, chain, lambda s: True, "coq", 10.0)
+    assert without is None or len(without) > 1
