@@ -25,8 +25,9 @@ def print_tickets(console: Console, outcomes: Iterable[object], root: Path) -> N
     console.print(f"helper lemmas proposed for {len({id(o) for o, _ in rows})} goal(s) not proved "
                   f"(`auto-prove tickets {escape(str(root))} --accept NAME` puts one in its file):")
     for o, t in rows:
-        console.print(f"  {escape(o.goal.lemma)}: [bold]{escape(t.name)}[/] ({t.status}) : "  # type: ignore[attr-defined]
-                      f"{escape(t.statement)}", soft_wrap=True)
+        lemma = o.goal.lemma  # type: ignore[attr-defined]
+        console.print(f"  {escape(lemma)}: [bold]{escape(t.name)}[/] ({t.status}) : {escape(t.statement)}",
+                      soft_wrap=True)
 
 
 def tickets_cmd(
@@ -61,7 +62,8 @@ def tickets_cmd(
             return
         chosen = [r for r in records if r.name == accept]
         if not chosen:
-            err.print(f"[red]error:[/] no ticket {escape(accept)} (`auto-prove tickets {escape(str(root))}` lists them)")
+            err.print(f"[red]error:[/] no ticket {escape(accept)} "
+                      f"(`auto-prove tickets {escape(str(root))}` lists them)")
             raise typer.Exit(2)
         if len(chosen) > 1:
             err.print(f"[red]error:[/] {len(chosen)} tickets are named {escape(accept)}: "

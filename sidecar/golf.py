@@ -21,7 +21,7 @@ __all__ = ["CLOSERS", "LEMMA_CLOSERS", "golf"]
 
 # one-shot closers, cheapest first
 CLOSERS: dict[str, tuple[str, ...]] = {
-    "coq": ("reflexivity", "assumption", "trivial", "easy", "auto", "lia", "congruence", "tauto", "intuition",
+    "coq": ("reflexivity", "assumption", "trivial", "easy", "auto", "eauto", "lia", "congruence", "tauto", "intuition",
             "firstorder", "nia"),
     "lean": ("rfl", "assumption", "trivial", "decide", "simp", "omega", "simp_all", "norm_num", "linarith"),
 }

@@ -6,8 +6,8 @@ placeholder, as a versioned `TextDocumentEdit`. Commands: `autoProve.proveHere`,
 `autoProve.resume`, `autoProve.status`, `autoProve.dashboard` (starts the dashboard on first use and answers
 `{"url": ...}` with its token; `dashboard/`); notification `autoProve/status` for status bars. Settings (from
 `initializationOptions` or `workspace/didChangeConfiguration`, key `autoProve`): `cpuTarget`, `enabled`,
-`budgetSeconds`, `maxProvers`, `strict`, `profile`, `ticketSeconds`, and profile 2's `llm`, `llmBaseUrl`, `llmDollars`, `llmCalls`,
-`llmStepCalls`.
+`budgetSeconds`, `maxProvers`, `strict`, `profile`, `ticketSeconds`, and profile 2's `llm`, `llmBaseUrl`,
+`llmDollars`, `llmCalls`, `llmStepCalls`.
 
 Everything here is translation between LSP and the workspace: positions (LSP counts UTF-16 code units, goals
 count code points), throttling (at most one diagnostics message per document every 250 ms), and threads (the

@@ -682,8 +682,9 @@ class Scheduler:
         out.phase = "searching helper lemmas"
         self._emit("progress", out)
         seconds = self.options.ticket_seconds
-        result, made = TicketPhase(prover, strat, ctx, budget, seconds, accept=accept, on_attempt=on_attempt,
-                                   cancel=cancel, tactic_timeout=self.options.tactic_timeout).run(root, result, goal.lemma)
+        phase = TicketPhase(prover, strat, ctx, budget, seconds, accept=accept, on_attempt=on_attempt, cancel=cancel,
+                            tactic_timeout=self.options.tactic_timeout)
+        result, made = phase.run(root, result, goal.lemma)
         out.phase, out.tickets = "", tuple(made)
         if self.ledger is not None:
             for t in made:

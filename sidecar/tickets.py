@@ -39,13 +39,15 @@ log = logging.getLogger(__name__)
 
 MAX_TICKETS = 2  # tickets made per goal
 MAX_PROPOSALS = 6  # proposals checked per goal (a false or ill-typed one is dropped)
-MAX_INSTANCES = 12  # small instances tried against a proposal before it becomes a ticket (spread over all)
+MAX_INSTANCES = 16  # small instances tried against a proposal before it becomes a ticket (spread over all)
 # values tried for a variable of these types (a type variable is taken as nat)
-_SMALL = {"nat": ("0", "1", "2", "3"), "bool": ("true", "false"), "list nat": ("[]", "[0]", "[1; 0]", "[2; 2]"),
+_SMALL = {"nat": ("0", "1", "2", "3"), "bool": ("true", "false"),
+          "list nat": ("[]", "[0]", "[1; 0]", "[0; 1]", "[2; 2]", "[0; 1; 2]"),
           "Z": ("0%Z", "1%Z", "(-1)%Z")}
 # a false closed instance: computed, then refuted by one of these (nothing a file must have loaded: no `lia`)
-_REFUTE = "first [discriminate | easy | congruence | (inversion H; fail) | (repeat (inversion H; subst; clear H))]"
-_PROVE_HYP = "ltac:(compute; first [easy | constructor | reflexivity | (repeat constructor)])"
+_REFUTE = ("first [solve [discriminate] | solve [easy] | solve [congruence] | solve [inversion H] "
+           "| solve [do 8 (match goal with K : _ <= _ |- _ => inversion K; subst; clear K end)]]")
+_PROVE_HYP = "ltac:(compute; first [solve [easy] | solve [repeat constructor] | solve [auto] | solve [intuition]])"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 _EVAR = re.compile(r"\?[A-Za-z_]")
 
@@ -244,8 +246,9 @@ class TicketPhase:
                 if printed in own or any(_norm(t.statement) == printed for t in tickets):  # statement
                     continue  # the goal itself, or a ticket already made, in other words
                 false = self._refuted(root, stmt, binders)
-                if not false and self._equivalent(root, stmt):
-                    log.debug("ticket %s dropped: the goal in other words", name)
+                others = [g.conclusion for g in root.goals[:1]] + [t.statement for t in tickets]
+                if not false and any(self._equivalent(root, stmt, other) for other in others):
+                    log.debug("ticket %s dropped: the goal or a ticket in other words", name)
                     continue
             except Exception as e:  # a crashed prover ends the phase; the search's own result stands
                 log.debug("ticket %s: the prover failed: %s", name, e)
@@ -270,8 +273,8 @@ class TicketPhase:
                 tickets.append(ticket)
                 continue
             ticket = replace(ticket, status="proved", proof=tuple(h.script[len(r.state.path):]))
-            retry = Search(self.prover, self.strategy, self.ctx, sub, on_attempt=self.on_attempt,  # type: ignore[arg-type]
-                           cancel=self.cancel, accept=self.accept).run(h.best)
+            retry = Search(self.prover, self.strategy, self.ctx, sub,  # type: ignore[arg-type]
+                           on_attempt=self.on_attempt, cancel=self.cancel, accept=self.accept).run(h.best)
             if retry.status == "proved" and retry.script is not None:
                 tickets.append(replace(ticket, status="used"))
                 retry = _merged(retry, result)
@@ -280,14 +283,11 @@ class TicketPhase:
             tickets.append(ticket)
         return result, tickets
 
-    def _equivalent(self, root: ProofState, stmt: str) -> bool:
-        """Whether `stmt` and the goal follow from each other by applying one to the other (after `symmetry` at
-        most): the goal in other words (`m = n` for `n = m`), no help. A helper the goal follows from by more
-        than that is kept: it is what the goal needs."""
-        if len(root.goals) != 1:
-            return False
-        goal = root.goals[0].conclusion
-        both = [f"(({goal}) -> ({stmt}))", f"(({stmt}) -> ({goal}))"]
+    def _equivalent(self, root: ProofState, stmt: str, other: str) -> bool:
+        """Whether `stmt` and `other` (the goal, or a ticket made) follow from each other by applying one to the other
+        (after `symmetry` at most): the same in other words (`m = n` for `n = m`), no help. A helper the goal
+        follows from by more than that is kept: it is what the goal needs."""
+        both = [f"(({other}) -> ({stmt}))", f"(({stmt}) -> ({other}))"]
         tac = "intro G; intros; first [solve [eapply G; eauto] | solve [symmetry; eapply G; eauto]]"
         for imp in both:
             r = self.prover.run(root, f"assert {imp} by ({tac})", min(1.0, self.tactic_timeout))

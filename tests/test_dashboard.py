@@ -113,7 +113,8 @@ class Client:
     def __init__(self, base: str, token: str) -> None:
         self.base, self.token = base, token
 
-    def get(self, path: str, *, auth: bool = True, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def get(self, path: str, *, auth: bool = True,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         h = dict(headers or {})
         if auth:
             h["Authorization"] = f"Bearer {self.token}"
@@ -166,7 +167,8 @@ def test_every_request_needs_the_token_and_this_host(served: tuple[Any, Client])
     assert c.get("/static/app.js", auth=False, headers={"Cookie": cookie})[0] == 200
     assert c.get("/static/..%2fserver.py")[0] == 404 and c.get("/static/../model.py")[0] == 404
     saved = json.loads((board.model.root / ".auto-prove" / "dashboard.json").read_text())
-    assert saved["token"] == board.token and oct((board.model.root / ".auto-prove" / "dashboard.json").stat().st_mode)[-3:] == "600"
+    mode = (board.model.root / ".auto-prove" / "dashboard.json").stat().st_mode
+    assert saved["token"] == board.token and oct(mode)[-3:] == "600"
 
 
 def test_the_graph_and_state_are_the_demo_blueprint_checked_by_coq(served: tuple[Any, Client]) -> None:

@@ -90,7 +90,8 @@ def export_dashboard(model: DashboardModel, out_dir: Path) -> list[Path]:
             lines += ["## False greens (marked proved, not proved)", ""]
             lines += [f"- `{f['label']}`: {f['why']}" for f in state["falseGreens"]] + [""]
         if state["missingGreens"]:
-            lines += ["## Missing greens (proved, not marked)", ""] + [f"- `{x}`" for x in state["missingGreens"]] + [""]
+            lines += ["## Missing greens (proved, not marked)", ""]
+            lines += [f"- `{x}`" for x in state["missingGreens"]] + [""]
         if state["next"]:
             lines += ["## Can be proved next", ""] + [f"- `{x}`" for x in state["next"]] + [""]
         if state["criticalPath"]:
