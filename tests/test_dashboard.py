@@ -341,3 +341,27 @@ def test_the_page_draws_the_demo_blueprint_and_a_found_proof_turns_its_node_gree
         board.model.close()
         live.close()
     assert not errors, errors
+
+
+@needs_blueprint
+@pytest.mark.skipif(shutil.which("lake") is not None, reason="a Lean toolchain is installed: the blueprint is checked")
+def test_a_lean_blueprint_with_no_toolchain_is_drawn_from_its_own_marks(tmp_path: Path) -> None:
+    """No Lean here: the graph is still drawn, coloured by the blueprint's marks, and the page and the export say
+    that the prover was not asked."""
+    from sidecar.dashboard.export import export_dashboard
+    from sidecar.dashboard.model import DashboardModel
+
+    project = tmp_path / "leanproj"
+    shutil.copytree(REPO / "blueprint", project / "blueprint")
+    (project / "lakefile.toml").write_text('name = "demo"\n')
+    model = DashboardModel(project, None)
+    try:
+        export_dashboard(model, tmp_path / "out")
+        graph, state = model.graph(), model.state()
+    finally:
+        model.close()
+    assert graph["state"] == "ready" and len(graph["nodes"]) == 15
+    assert "not checked against the prover" in graph["error"] and "Lean toolchain" in graph["error"]
+    assert state["nodes"]["lem:tri_closed"] == "fully proved"  # marked so: taken at its word, said above
+    assert state["falseGreens"] == [] and state["missingGreens"] == []
+    assert "Note: not checked against the prover" in (tmp_path / "out" / "dashboard.md").read_text()

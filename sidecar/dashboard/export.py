@@ -80,7 +80,10 @@ def export_dashboard(model: DashboardModel, out_dir: Path) -> list[Path]:
         share = c["proved"] / c["nodes"] if c["nodes"] else 1.0
         colour = "#4c1" if share >= 1 else "#dfb317" if share >= 0.5 else "#e05d44"
         badge = badge_svg("blueprint", f"{c['proved']}/{c['nodes']} proved", colour)
-        lines += ["![coverage](coverage.svg)", "", "## Coverage", ""]
+        lines += ["![coverage](coverage.svg)", ""]
+        if graph["error"]:
+            lines += [f"Note: {graph['error']}.", ""]
+        lines += ["## Coverage", ""]
         lines += _table(["nodes", "stated", "proved", "fully proved", "can be proved next"],
                         [[c["nodes"], c["stated"], c["proved"], c["fullyProved"], c["canProve"]]])
         lines += ["![blueprint graph](graph.svg)", ""]

@@ -62,7 +62,7 @@ async function loadGraph() {
     return;
   }
   $("graph-status").textContent = g.source === "coq-dpdgraph" ? "the project's dependency graph (Coq)" : "";
-  if (g.error) $("graph-status").textContent += " (last check failed: " + g.error + ")";
+  if (g.error) $("graph-status").textContent += " " + g.error;
   const w = g.nodeWidth, h = g.nodeHeight;
   const pos = {};
   for (const n of g.nodes) pos[n.label] = [n.x, n.y];
