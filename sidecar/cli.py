@@ -532,10 +532,7 @@ def dashboard_cmd(
     from .dashboard.export import export_dashboard
     from .dashboard.model import DashboardModel
 
-    root = root.resolve()
-    if not root.is_dir():
-        err.print(f"[red]error:[/] not a folder: {escape(str(root))}")
-        raise typer.Exit(2)
+    root = _service_root(root, cpu, profile)
     _guard()
     model = DashboardModel(root, None, blueprint=where.resolve() if where else None)
     try:

@@ -277,21 +277,17 @@ class AutoProveServer(LanguageServer):
         document already has."""
         if doc.found_text is None:
             return []
-        found = doc.found_text.encode("utf-8")
-        at = tg.goal.statement_start
-        before = found[:at].decode("utf-8", "replace")
+        before = doc.found_text.encode("utf-8")[:tg.goal.statement_start].decode("utf-8", "replace")
         line = before.count("\n")
-        col = len(before) - (before.rfind("\n") + 1)
-        indent = before[before.rfind("\n") + 1:] if not before[before.rfind("\n") + 1:].strip() else ""
-        start = self.positions(doc).to_client(line, col)
+        start = self.positions(doc).to_client(line, len(before) - (before.rfind("\n") + 1))
         out = []
         for t in tg.out.tickets:
             if re.search(rf"(?<![\w'.]){re.escape(t.name)}(?![\w'])", doc.found_text):
                 continue
-            text = "".join((indent if i else "") + ln + "\n" for i, ln in enumerate(t.lemma_text().splitlines()))
             edit = T.WorkspaceEdit(document_changes=[T.TextDocumentEdit(
                 text_document=T.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version),
-                edits=[T.TextEdit(range=T.Range(start=start, end=start), new_text=text + "\n" + indent)])])
+                edits=[T.TextEdit(range=T.Range(start=start, end=start),
+                                  new_text=t.insertion(before))])])
             how = "with its proof" if t.proof else "Admitted."
             out.append(T.CodeAction(title=f"auto-prove: add helper lemma {t.name} ({how})",
                                     kind=T.CodeActionKind.QuickFix, is_preferred=False, edit=edit))

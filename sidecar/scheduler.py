@@ -697,9 +697,11 @@ class Scheduler:
               ctx: SearchContext | None = None) -> None:
         """A shorter verified proof in place of `out`'s (golf.py), the longer kept in `out.golfed_from`; one that
         stands on open lemmas only replaces one that does too. A step-by-step chain may give way to one lemma: the
-        file's own proved before the goal, the library premises ranked for it, and (unless strict) its open ones."""
+        file's own proved before the goal, the library premises ranked for it, and, for a proof that already stands
+        on open lemmas, its open ones. `golf_seconds` counts the lookup of premises too."""
         from .golf import golf
 
+        t0 = time.monotonic()
         lemmas: list[str] = []
         if ctx is not None and len(out.script or ()) > 1:
             lemmas = [name for name, _ in reversed(ctx.lemmas)][:4]  # the nearest first
@@ -719,7 +721,6 @@ class Scheduler:
             verdict = accept(script)
             return verdict is True or (verdict == "fallback" and not clean)
 
-        t0 = time.monotonic()
         shorter = golf(prover, root, first, takes, goal.backend, self.options.golf_seconds,
                        self.options.tactic_timeout, lemmas)
         out.golf_seconds = time.monotonic() - t0
@@ -1104,8 +1105,7 @@ class Scheduler:
             rows = self.ledger.tickets(goal.key.digest) if self.ledger is not None else []
         except LedgerError:
             return ()
-        return tuple(HelperTicket(r.name, r.statement, r.status, tuple(r.proof.split("\n")) if r.proof else ())
-                     for r in rows)
+        return tuple(HelperTicket.from_record(r) for r in rows)
 
     def _reverify_stored(self, goal: Goal, proof: str, header: str, source: bytes | None,
                          provers: dict[str, Prover]) -> tuple[str, tuple[str, ...]] | None:

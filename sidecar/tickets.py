@@ -65,10 +65,25 @@ class HelperTicket:
         return {"name": self.name, "statement": self.statement, "status": self.status,
                 **({"proof": " ".join(self.proof)} if self.proof else {})}
 
+    @classmethod
+    def from_record(cls, record: "TicketRecord") -> "HelperTicket":
+        """The ticket as the ledger keeps it (its proof one tactic per line)."""
+        return cls(record.name, record.statement, record.status,
+                   tuple(record.proof.split("\n")) if record.proof else ())
+
     def lemma_text(self) -> str:
         """The helper as a lemma of the file (Coq): with its proof when it has one, else `Admitted.`"""
         body = f"Proof.\n  {' '.join(self.proof)}\nQed." if self.proof else "Admitted."
         return f"Lemma {self.name} : {self.statement}.\n{body}\n"
+
+    def insertion(self, before: str) -> str:
+        """The text that puts this helper where the goal's lemma starts, `before` being the file's text up to there:
+        a lemma of its own followed by a blank line, at that line's indentation (the CLI's `--accept` and the
+        editor's quick fix)."""
+        line = before[before.rfind("\n") + 1:]
+        indent = line if not line.strip() else ""
+        return "".join((indent if i else "") + ln + "\n"
+                       for i, ln in enumerate(self.lemma_text().splitlines())) + "\n" + indent
 
 
 def _binders(hyp: str) -> tuple[list[str], str, str | None] | None:
@@ -341,14 +356,9 @@ def accept_ticket(record: "TicketRecord", timeout: float = 300.0) -> tuple[Path,
         raise AutoProveError(f"{file} changed while its goals were read: try again")
     if record.name.encode() in before:
         raise AutoProveError(f"{file} already has a {record.name}")
-    ticket = HelperTicket(record.name, record.statement, record.status,
-                          tuple(record.proof.split("\n")) if record.proof else ())
     at = goal.statement_start
-    line_start = before.rfind(b"\n", 0, at) + 1
-    indent = before[line_start:at] if not before[line_start:at].strip() else b""
-    text = "".join((indent.decode() if i else "") + ln + "\n"
-                   for i, ln in enumerate(ticket.lemma_text().splitlines())) + "\n"
-    after = before[:at] + text.encode() + indent + before[at:]
+    text = HelperTicket.from_record(record).insertion(before[:at].decode("utf-8", "replace"))
+    after = before[:at] + text.encode() + before[at:]
     run = run_coqc(after, file.stem, goal.env.args, timeout=timeout, load_dir=goal.env.workdir)
     if run.returncode != 0:
         why = run.error.message if run.error is not None else ("timed out" if run.timed_out else run.stderr[-300:])

@@ -16,8 +16,9 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from ..blueprint.priority import short_name
 from ..errors import AutoProveError
 from ..ledger import Ledger
 from .layout import NODE_H, NODE_W, layered_layout
@@ -37,10 +38,6 @@ SKIPPED_DIRS = {"_build", "build", "node_modules", "__pycache__"}  # and every h
 LIVE_RANK = {"proved": 0, "searching": 1, "queued": 2, "exhausted": 3, "timeout": 3, "error": 4, "skipped": 5}
 
 
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
 def node_states(check: "BlueprintCheck", live_goals: dict[str, str]) -> dict[str, str]:
     """Each node's colour: the prover's word on it (`fully proved`, `proved`, `can prove`, `stated`, `missing`,
     `not formalized`), except that a node whose lemma the live search is working on shows that: `found` (a
@@ -51,7 +48,7 @@ def node_states(check: "BlueprintCheck", live_goals: dict[str, str]) -> dict[str
     out: dict[str, str] = {}
     for label, n in check.blueprint.nodes.items():
         st = check.status[label]
-        live = [live_goals[_short(d)] for d in n.decls if _short(d) in live_goals]
+        live = [live_goals[short_name(d)] for d in n.decls if short_name(d) in live_goals]
         best = min(live, key=lambda s: LIVE_RANK.get(s, 9)) if live else None
         if st != "proved" and best == "proved":
             out[label] = "found"
@@ -73,19 +70,17 @@ def node_states(check: "BlueprintCheck", live_goals: dict[str, str]) -> dict[str
 def proof_diff(tg: "TrackedGoal", text: str, root: Path | None, context: int = 2) -> str:
     """The unified diff a goal's verified proof makes to the document's text (the edits the verifier checked:
     `patch.plan_edits`); "" when it cannot be planned in this text."""
-    from ..patch import plan_edits
+    from ..patch import apply_patches
 
     out = tg.out
     if out.replacement is None:
         return ""
     before = text.encode("utf-8")
     try:
-        edits = plan_edits(before, [(tg.goal, out.replacement)], headers=out.header.split("\n") if out.header else ())
+        after = apply_patches(before, [(tg.goal, out.replacement)],
+                              headers=out.header.split("\n") if out.header else ())
     except ValueError:
         return ""
-    after = before
-    for e in sorted(edits, key=lambda e: e.start, reverse=True):
-        after = after[:e.start] + e.text + after[e.end:]
     name = str(tg.goal.file)
     if root is not None:
         try:
@@ -102,16 +97,13 @@ class DashboardModel:
     moves; `version` grows with every change and `wait(version)` blocks until it does (the live updates)."""
 
     def __init__(self, root: Path, live: "LiveWorkspace | None" = None, *, blueprint: Path | None = None,
-                 ledger: Ledger | None = None, poll: float = POLL_SECONDS,
-                 check: Callable[..., "BlueprintCheck"] | None = None) -> None:
+                 poll: float = POLL_SECONDS) -> None:
         self.root = Path(root).resolve()
         self.live = live
         self.where = blueprint
         self.poll = poll
-        self._check_fn = check
         self._own_ledger = False
-        if ledger is None and live is not None:
-            ledger = live.scheduler.ledger
+        ledger = live.scheduler.ledger if live is not None else None  # the workspace's, else the project's own
         if ledger is None:
             try:
                 ledger, self._own_ledger = Ledger(self.root), True
@@ -182,9 +174,8 @@ class DashboardModel:
         from ..blueprint.check import check_blueprint
         from ..blueprint.read import BlueprintError
 
-        fn = self._check_fn or check_blueprint
         try:
-            check = fn(self.root, self.where)
+            check = check_blueprint(self.root, self.where)
         except BlueprintError as e:
             self._set_graph(None, "none", str(e))
             return
@@ -287,7 +278,7 @@ class DashboardModel:
             out, g = tg.out, tg.goal
             if not g.fillable:
                 continue
-            name = _short(g.lemma)
+            name = short_name(g.lemma)
             status = "proved" if out.status == "proved" and out.verified else out.status
             prev = live_goals.get(name)
             if prev is None or LIVE_RANK.get(status, 9) < LIVE_RANK.get(prev, 9):
