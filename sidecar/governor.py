@@ -12,13 +12,18 @@ import logging
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Callable
 
 import psutil
 
-from .procs import TREE_VAR, tagged_processes, tree_tag
+from .procs import TREE_VAR, own_tree, tagged_processes, tree_tag
+
+_LINUX = sys.platform.startswith("linux") and os.path.isdir("/proc")
+_KEPT: dict[tuple[int, int], psutil.Process] = {}  # tree_processes' psutil objects, by (pid, start)
+_KEPT_LOCK = threading.Lock()
 
 __all__ = ["CpuGovernor", "tree_cpu_seconds", "tree_processes", "TREE_VAR", "tree_tag", "tagged_processes"]
 
@@ -33,6 +38,21 @@ def tree_processes(root: psutil.Process | None = None) -> list[psutil.Process]:
     """Live descendants of `root` (default: this process) and, for this process, the helpers that left the tree
     but carry its tag."""
     me = root or psutil.Process()
+    if me.pid == os.getpid() and _LINUX:  # the cheap walk (procs.own_tree), psutil objects kept between calls
+        tree = own_tree()
+        with _KEPT_LOCK:
+            for gone in set(_KEPT) - set(tree):
+                del _KEPT[gone]
+            out = []
+            for key in tree:
+                p = _KEPT.get(key)
+                if p is None:
+                    try:
+                        p = _KEPT[key] = psutil.Process(key[0])
+                    except psutil.Error:
+                        continue
+                out.append(p)
+        return out
     try:
         kids = me.children(recursive=True)
     except psutil.Error:

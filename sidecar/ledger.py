@@ -284,6 +284,43 @@ class Ledger:
         return [TicketRecord(str(a), str(b), str(c), str(d), str(e), str(f), str(g), float(h))
                 for a, b, c, d, e, f, g, h in rows]
 
+    # -- moving rows between ledgers (cluster.py: a worker's in-memory ledger; sync.py: another machine's) --------
+
+    _LOGS = {"attempts": ("strategy", "tactic", "outcome", "seconds", "at"),
+             "llm_calls": ("provider", "outcome", "input_tokens", "output_tokens", "cache_read_tokens",
+                           "cache_write_tokens", "dollars", "seconds", "at")}
+
+    def last_id(self, table: str) -> int:
+        """The highest row id of an append-only log ("attempts" | "llm_calls"), 0 when empty."""
+        if table not in self._LOGS:
+            raise ValueError(f"not a log: {table}")
+        with self._lock, self._reading():
+            return int(self._db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+
+    def log_rows(self, table: str, key: str, after: int = 0) -> list[tuple[object, ...]]:
+        """A goal's rows of an append-only log with an id above `after`, oldest first (without key and id)."""
+        cols = ", ".join(self._LOGS[table])
+        with self._lock, self._reading():
+            return [tuple(r) for r in self._db.execute(f"SELECT {cols} FROM {table} WHERE key=? AND id>? ORDER BY id",
+                                                       (key, after)).fetchall()]
+
+    def add_log_rows(self, table: str, key: str, rows: list[tuple[object, ...]]) -> None:
+        """Append rows `log_rows` returned (elsewhere) to this ledger's log, as they were."""
+        cols = self._LOGS[table]
+        if not rows:
+            return
+        sql = f"INSERT INTO {table}(key, {', '.join(cols)}) VALUES (?{',?' * len(cols)})"
+        with self._lock:
+            try:
+                self._db.executemany(sql, [(key, *r) for r in rows])
+            except sqlite3.Error as e:
+                raise LedgerError(f"ledger write failed: {e}") from e
+
+    def forget(self, key: str) -> None:
+        """Drop a goal's row and its tickets (its logs stay)."""
+        self._write("DELETE FROM goals WHERE key=?", (key,))
+        self._write("DELETE FROM tickets WHERE key=?", (key,))
+
     def record_coverage(self, nodes: int, stated: int, proved: int, fully_proved: int, found: int) -> None:
         """Append one point of the blueprint's coverage (the dashboard's coverage over time)."""
         self._write("INSERT INTO coverage(at, nodes, stated, proved, fully_proved, found) VALUES (?,?,?,?,?,?)",

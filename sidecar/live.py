@@ -33,6 +33,7 @@ __all__ = ["LiveWorkspace", "Document", "TrackedGoal", "prescan_placeholders"]
 
 if TYPE_CHECKING:
     from .blueprint.graph import Blueprint
+    from .sync import SyncReport
     from .endpoint import Suggestion
     from .provers.lean import LeanProver
 
@@ -498,6 +499,26 @@ class LiveWorkspace:
             self._here = new.ticket
             self.scheduler.reprioritize(new.ticket, TIER_HERE * 1e9 - time.monotonic())
             return new
+
+    def take_results(self, src: str) -> "SyncReport":
+        """Import the results exported at `src` (sync.py) into this workspace's ledger, and search again at once the
+        tracked goals that got one and have no proof here: each imported proof is verified here first (the
+        scheduler's ledger check), then offered like any other."""
+        from .sync import SyncError, import_results
+
+        if self.root is None or self.scheduler.ledger is None:
+            raise SyncError("no workspace folder with a ledger to import into")
+        report = import_results(self.root, src)
+        if not report.keys:
+            return report
+        with self._lock:
+            for doc in self.docs.values():
+                for i, tg in enumerate(doc.goals):
+                    if tg.goal.key.digest in report.keys and not (tg.out.status == "proved" and tg.out.verified):
+                        self.scheduler.withdraw(tg.ticket)
+                        doc.goals[i] = TrackedGoal(tg.goal, self.scheduler.submit(
+                            tg.goal, self._priority(doc, tg.goal), source=tg.ticket.source, budget=tg.out.budget_s))
+        return report
 
     @staticmethod
     def goal_at(doc: Document, line: int, column: int, nearest: bool = False) -> TrackedGoal | None:

@@ -4,7 +4,8 @@ For every goal of an open document: an Information diagnostic (source `auto-prov
 hover with what the search knows, and — once a proof is verified — a preferred quick fix that replaces exactly the
 placeholder, as a versioned `TextDocumentEdit`. Commands: `autoProve.proveHere`, `autoProve.pause`,
 `autoProve.resume`, `autoProve.status`, `autoProve.dashboard` (starts the dashboard on first use and answers
-`{"url": ...}` with its token; `dashboard/`); notification `autoProve/status` for status bars. Settings (from
+`{"url": ...}` with its token; `dashboard/`), `autoProve.syncImport` (results exported elsewhere, `sync.py`, taken
+and their goals searched again at once); notification `autoProve/status` for status bars. Settings (from
 `initializationOptions` or `workspace/didChangeConfiguration`, key `autoProve`): `cpuTarget`, `enabled`,
 `budgetSeconds`, `maxProvers`, `strict`, `profile`, `ticketSeconds`, and profile 2's `llm`, `llmBaseUrl`,
 `llmDollars`, `llmCalls`, `llmStepCalls`.
@@ -583,6 +584,24 @@ def build_server() -> AutoProveServer:
         except Exception as e:  # no folder, the port, no prometheus-client: said, the server goes on
             log.warning("no dashboard: %s", e)
             return {"ok": False, "error": str(e)}
+
+    @server.command("autoProve.syncImport")
+    def sync_import(ls: AutoProveServer, *args: Any) -> dict[str, Any]:
+        """Argument: where the exports are (a file, a folder or a URL; `auto-prove sync`). Their results join the
+        workspace's ledger and the goals that got one are searched again at once: each imported proof is verified
+        here before it is offered."""
+        src = args[0] if args and isinstance(args[0], str) else (args[0][0] if args and isinstance(args[0], list)
+                                                                 and args[0] and isinstance(args[0][0], str) else "")
+        if not src or ls.live is None:
+            return {"ok": False, "message": "give the file, folder or URL of the exports (and open a folder)"}
+        from .errors import AutoProveError as Failure
+
+        try:
+            report = ls.live.take_results(src)
+        except Failure as e:  # not an export, unreadable, no ledger: said, nothing lost
+            return {"ok": False, "message": str(e)}
+        return {"ok": True, "message": report.line("imported") if report.files else f"nothing to import at {src}",
+                "goals": len(report.keys)}
 
     @server.command("autoProve.status")
     def status(ls: AutoProveServer, *args: Any) -> dict[str, object]:

@@ -1076,19 +1076,24 @@ class Scheduler:
                 return False  # found with imports this run does not allow
             if rec.depends_on_open and self.options.strict:
                 return False  # stands on open lemmas, which this run refuses: search for another
-            if rec.file_digest != goal.file_digest or rec.deps_digest != goal.deps_digest:
-                # the file or a project file it loads changed: the stored proof must verify again
+            imported = not rec.verified
+            if rec.file_digest != goal.file_digest or rec.deps_digest != goal.deps_digest or imported:
+                # the file or a project file it loads changed, or the proof was found elsewhere (sync.py): the
+                # stored proof must verify again, here
                 checked = self._reverify_stored(goal, rec.proof, header, source,
                                                 provers if provers is not None else {})
                 if checked is None:
                     return False
                 # checked against the file as it is now: record that, so the next run does not check again
                 rec = replace(rec, file=str(goal.file), line=goal.line, file_digest=goal.file_digest,
-                              proof=checked[0], depends_on_open=checked[1], deps_digest=goal.deps_digest)
+                              proof=checked[0], depends_on_open=checked[1], deps_digest=goal.deps_digest,
+                              verified=True)
                 self._ledger_call(self.ledger.upsert_goal, rec)
             out.status, out.replacement, out.verified, out.header = "proved", rec.proof, True, header
             out.depends_on_open = rec.depends_on_open
             out.seconds, out.attempts, out.strategy, out.from_ledger = rec.seconds, rec.attempts, rec.strategy, True
+            if imported:
+                out.message = "found elsewhere (sync import), verified here"
             return True
         if rec.status in ("exhausted", "timeout") and rec.budget_s >= self._budget(out) \
                 and rec.deps_digest == goal.deps_digest:  # not after a project file it loads changed

@@ -115,7 +115,8 @@ def commit_proofs(path: Path, patches: Sequence["VerifiedPatch"], *, per_lemma: 
     base = repo.active_branch.name
     sha = repo.head.commit.hexsha
     branch = f"auto-prove/{_slug(base)}-{sha[:8]}"
-    names = {h.name for h in repo.heads}
+    # a branch of that name on a remote (a fresh clone's CI run) counts too: pushing it would be refused
+    names = {h.name for h in repo.heads} | {r.remote_head for remote in repo.remotes for r in remote.refs}
     k = 2
     while branch in names:  # a run before on the same commit: another branch beside it
         branch = f"auto-prove/{_slug(base)}-{sha[:8]}-{k}"

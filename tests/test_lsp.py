@@ -288,6 +288,67 @@ async def test_a_goal_not_proved_shows_its_tickets_and_a_quick_fix_adds_one(clie
     assert subprocess.run(["coqc", "-q", str(f)], cwd=f.parent, capture_output=True).returncode == 0
 
 
+WITNESS = """Require Import Arith.
+
+Lemma square_root : exists n : nat, n * n = 1369.
+Admitted.
+
+Lemma not_provable : forall n : nat, n = S n.
+Admitted.
+"""
+
+
+def _export(folder: Path, root: Path, file: Path, proofs: dict[str, str]) -> None:
+    """An export as another machine's `auto-prove sync export` writes it (sync.py's format), with these proofs."""
+    import gzip
+
+    from sidecar.fingerprint import fingerprint
+    from sidecar.sync import FORMAT, VERSION
+    from sidecar.workspace import discover
+
+    goals, _ = discover([file], "coq")
+    rows: list[dict[str, Any]] = [{"format": FORMAT, "version": VERSION, "created": "", "host": "elsewhere",
+                                   "project": root.name, "fingerprints": {"coq": fingerprint(root, "coq").as_json()}}]
+    for g in goals:
+        rows.append({"type": "goal", "key": g.key.digest, "backend": "coq", "file": file.name, "lemma": g.lemma,
+                     "line": g.line, "kind": g.kind, "status": "proved", "proof": proofs[g.lemma], "header": "",
+                     "budget_s": 600.0, "seconds": 1.0, "attempts": 1, "strategy": "", "message": "",
+                     "file_digest": g.file_digest, "deps_digest": "", "depends_on_open": [], "golfed_from": ""})
+    folder.mkdir()
+    (folder / "elsewhere.jsonl.gz").write_bytes(gzip.compress("\n".join(json.dumps(r) for r in rows).encode()))
+
+
+@pytest.mark.asyncio
+async def test_proofs_found_elsewhere_are_verified_here_then_offered_at_once(client: LanguageClient) -> None:
+    """`autoProve.syncImport`: a goal the search gave up on gets the proof another machine found, verified here, and
+    its quick fix at once; a forged proof in the same export is never offered."""
+    client.workspace_did_change_configuration(T.DidChangeConfigurationParams(
+        settings={"autoProve": {**settings()["autoProve"], "budgetSeconds": 2, "ticketSeconds": 0}}))
+    root = client.root  # type: ignore[attr-defined]
+    f = root / "Witness.v"
+    uri = open_file(client, f, WITNESS)
+    await until(lambda: (lambda ds: len(ds) == 2 and all(d.code in ("exhausted", "timeout") for d in ds))(
+        ours(client, uri)), 120, "both searches to give up")
+    _export(root / "exports", root, f, {"square_root": "Proof. exists 37. reflexivity. Qed.",
+                                        "not_provable": "Proof. admit. Admitted."})
+    r = await client.workspace_execute_command_async(T.ExecuteCommandParams(
+        command="autoProve.syncImport", arguments=[str(root / "exports")]))
+    assert r["ok"] and r["goals"] == 2, r  # type: ignore[index]
+    assert "imported 2 goal result(s) (2 proof(s))" in r["message"]  # type: ignore[index]
+    d = await until(lambda: next((x for x in ours(client, uri) if x.code == "proved"), None), 60, "the imported proof")
+    assert d.range.start.line == 3
+    fix = (await quick_fixes(client, uri, d))[0]
+    text = apply_edits(WITNESS, fix.edit.document_changes[0].edits)  # type: ignore[union-attr,index]
+    assert "exists 37. reflexivity. Qed." in text
+    # resubmitted with the other, behind it: by now queued again or searched again, never proved by the forgery
+    await until(lambda: next((x for x in ours(client, uri) if x.range.start.line == 6
+                              and x.code in ("exhausted", "timeout")), None), 60, "the forged proof's goal settled")
+    assert [x.code for x in ours(client, uri) if x.range.start.line == 6] != ["proved"]
+    bad = await client.workspace_execute_command_async(T.ExecuteCommandParams(
+        command="autoProve.syncImport", arguments=[]))
+    assert bad["ok"] is False  # type: ignore[index]
+
+
 @pytest.mark.asyncio
 async def test_commands_pause_resume_prove_here(client: LanguageClient) -> None:
     st = await client.workspace_execute_command_async(T.ExecuteCommandParams(command="autoProve.pause"))

@@ -209,6 +209,30 @@ async function openDashboard(): Promise<void> {
   await vscode.env.openExternal(vscode.Uri.parse(answer.url));
 }
 
+async function importProofs(): Promise<void> {
+  // results exported by another machine (`auto-prove sync export`: the cluster, CI): a folder or a file; the
+  // sidecar verifies each proof here before it is offered
+  const picked = await vscode.window.showOpenDialog({
+    canSelectFiles: true,
+    canSelectFolders: true,
+    canSelectMany: false,
+    openLabel: "Import proofs",
+    title: "auto-prove: a folder of exports or one export (…jsonl.gz)",
+  });
+  if (picked === undefined || picked.length === 0) {
+    return;
+  }
+  const answer = (await serverCommand("autoProve.syncImport", [picked[0].fsPath])) as
+    | { ok?: boolean; message?: string }
+    | undefined;
+  if (answer === undefined || typeof answer !== "object") {
+    return;
+  }
+  output.appendLine(`import: ${answer.message ?? ""}`);
+  const show = answer.ok === true ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+  void show(`auto-prove: ${answer.message ?? "no answer"}`);
+}
+
 async function menu(): Promise<void> {
   const paused = lastStatus?.paused === true;
   const items: (vscode.QuickPickItem & { run: () => unknown })[] = [
@@ -219,6 +243,7 @@ async function menu(): Promise<void> {
     { label: "$(output) Show log", run: () => output.show(true) },
     { label: "$(zap) Prove goal at cursor", run: () => proveGoalAtCursor() },
     { label: "$(graph) Open dashboard", run: () => openDashboard() },
+    { label: "$(cloud-download) Import proofs found elsewhere", run: () => importProofs() },
   ];
   const pick = await vscode.window.showQuickPick(items, { placeHolder: "auto-prove" });
   if (pick !== undefined) {
@@ -258,6 +283,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("auto-prove.restart", () => restart("asked for")),
     vscode.commands.registerCommand("auto-prove.showLog", () => output.show(true)),
     vscode.commands.registerCommand("auto-prove.openDashboard", openDashboard),
+    vscode.commands.registerCommand("auto-prove.importProofs", importProofs),
     vscode.commands.registerCommand("auto-prove.menu", menu),
     vscode.workspace.onDidChangeConfiguration(onConfiguration),
   );
