@@ -153,15 +153,20 @@ _ENVIRON_CACHE: dict[int, tuple[int, bytes | None]] = {}  # pid -> (start of /pr
 _ENVIRON_LOCK = threading.Lock()
 
 
+_SETTLED_NS = 2_000_000_000  # a process seen for less than this may still be between fork and exec
+
+
 def _environ_cached(pid: int, started: int) -> bytes | None:
-    """`_environ`, read once per process: the environment /proc shows is the one the process started with. The
-    governor lists its tree several times a second, and a worker of a cluster has a governor of its own: reading
-    every process's environment each time made the system time grow with the square of the workers."""
+    """`_environ`, read once per process for `own_tree`: the environment /proc shows is the one the process was
+    exec'd with. Not kept for a process first seen under 2 s ago (`started` is when its /proc entry was made): between
+    fork and exec it still shows its parent's."""
     with _ENVIRON_LOCK:
         hit = _ENVIRON_CACHE.get(pid)
         if hit is not None and hit[0] == started:
             return hit[1]
     env = _environ(pid)
+    if time.time_ns() - started < _SETTLED_NS:
+        return env
     with _ENVIRON_LOCK:
         if len(_ENVIRON_CACHE) > 4096:
             _ENVIRON_CACHE.clear()
@@ -238,10 +243,10 @@ def tagged_processes(var: str, value: str) -> list[psutil.Process]:
     out = []
     if _LINUX:
         needle = f"{var}={value}".encode()
-        for pid, started in _own_pids_started():
+        for pid in _own_pids():
             if pid == me:
                 continue
-            env = _environ_cached(pid, started)
+            env = _environ(pid)
             if env is None or needle not in env or needle not in env.split(b"\0"):
                 continue
             try:
