@@ -303,11 +303,13 @@ class Cluster:
         emit = on_event or (lambda kind, out: None)
         outs: list[GoalOutcome | None] = [None] * len(goals)
         pending = []
-        for i, g in enumerate(goals):
-            if not g.fillable:  # never sent: the local scheduler says why, as on one machine
-                from .scheduler import Scheduler
+        if any(not g.fillable for g in goals):  # never sent: the local scheduler says why, as on one machine
+            from .scheduler import Scheduler
 
-                outs[i] = Scheduler(options, ledger).submit(g, float(i)).out
+            here = Scheduler(options, ledger, on_event=emit)
+            for i, g in enumerate(goals):
+                if not g.fillable:
+                    outs[i] = here.submit(g, float(i)).out
         todo = [i for i in range(len(goals)) if outs[i] is None]
         if not todo:
             return [o for o in outs if o is not None]
