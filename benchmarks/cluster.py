@@ -71,7 +71,7 @@ def _q(xs: list[float], q: float) -> float:
 
 def on_cluster(spec: str, goals: list, opts: ProveOptions, root: Path, worker_cpu: float) -> dict[str, object]:
     t0 = time.monotonic()
-    with Cluster(spec, worker_cpu=worker_cpu) as pool:
+    with Cluster(spec, cpu=worker_cpu * int(spec.split(":")[1])) as pool:  # local:N shares cpu
         start = time.monotonic() - t0
         results: list[TaskResult] = []
         t_call = time.time()

@@ -109,10 +109,9 @@ def run_bank(run: BankRun, *, console: Console | None = None, json_out: Path | N
 
             ledger = Ledger(folder, in_memory=True)
             if run.cluster:
-                from .cluster import Cluster, parse_spec
+                from .cluster import Cluster
 
-                kind, n = parse_spec(run.cluster)
-                with Cluster(run.cluster, worker_cpu=run.cpu / int(n) if kind == "local" else run.cpu) as pool:
+                with Cluster(run.cluster, cpu=run.cpu) as pool:
                     outcomes = pool.run(goals, opts, ledger, on_event=on_event)
             else:
                 outcomes = Scheduler(opts, ledger, on_event=on_event).run(goals)

@@ -366,11 +366,10 @@ def prove(
 
 def _start_cluster(spec: str, cpu: float):  # type: ignore[no-untyped-def]
     """The cluster `prove --cluster` runs on, started (local:N) or connected to; a clear error and exit 2 if not."""
-    from .cluster import Cluster, ClusterError, parse_spec
+    from .cluster import Cluster, ClusterError
 
     try:
-        kind, n = parse_spec(spec)
-        pool = Cluster(spec, worker_cpu=cpu / int(n) if kind == "local" else cpu).start()
+        pool = Cluster(spec, cpu=cpu).start()
     except ClusterError as e:
         err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
@@ -383,8 +382,7 @@ def _on_cluster(pool, goals, opts, ledger, on_event):  # type: ignore[no-untyped
 
     try:
         return pool.run(goals, opts, ledger, on_event=on_event)
-    except ClusterError as e:
-        pool.close()
+    except ClusterError as e:  # the caller's `finally` closes the cluster
         err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
 

@@ -7,7 +7,7 @@ worker process and set of options. The worker's ledger is an in-memory one, seed
 goal (so a stored proof is reused, and verified again when its file changed, exactly as on one machine); what the
 goal left there (its row, its attempts, its tickets, its model calls) travels back with the outcome and is written
 to the project's ledger by the client. Cancelling (Ctrl-C) sets a Dask `Event` the running tasks watch and
-withdraws their goals at the next prover call; budgets are per goal, as on one machine.
+withdraws their goals at the next prover call; each goal has the run's budget, as on one machine.
 
 A worker that dies loses its goals in flight; the Dask scheduler runs them again on another worker. Before any goal
 is sent, every worker checks that it sees the project as the client does — the same files at the same path (a shared
@@ -119,8 +119,7 @@ class GoalTask:
     """One goal as sent to a worker."""
 
     goal: Goal
-    options: ProveOptions
-    budget: float | None
+    options: ProveOptions  # its budget is the goal's, as on one machine
     stored: GoalRecord | None  # the client ledger's record of the goal
     stored_tickets: tuple[TicketRecord, ...]
     run: str  # the run's id: its cancel event and its event topic
@@ -168,7 +167,7 @@ def run_goal(task: GoalTask, check: WorkerCheck) -> TaskResult:
     for t in task.stored_tickets:
         ledger.record_ticket(t.key, t.file, t.lemma, t.name, t.statement, t.status, t.proof)
     a0, l0 = ledger.last_id("attempts"), ledger.last_id("llm_calls")
-    ticket = sched.submit(task.goal, float(task.index), budget=task.budget)
+    ticket = sched.submit(task.goal, float(task.index))
     cancel = Event(f"{TOPIC}-cancel-{task.run}")
     said, next_look = False, time.monotonic() + 1.0
     while not ticket.done.wait(POLL):
@@ -230,14 +229,15 @@ EventSink = Callable[[str, GoalOutcome], None]
 class Cluster:
     """A Dask cluster to prove goals on: a LocalCluster this object starts (and stops), or a running scheduler.
 
-    `worker_cpu` is each worker's share of its own machine (its governor's target); `local:N` workers share this
-    machine, so the CLI gives each 1/N of `--cpu`."""
+    `cpu` is `--cpu`: with a scheduler's address each worker's share of its own machine (its governor's target);
+    the N workers of `local:N` share this machine, so each gets 1/N of it."""
 
-    def __init__(self, spec: str, *, worker_cpu: float = 0.5) -> None:
+    def __init__(self, spec: str, *, cpu: float = 0.5) -> None:
         self.spec = spec
         self.kind, self.target = parse_spec(spec)
         self.submitted_at = 0.0  # time.time() when the last run's goals were sent (after the workers' check)
-        self.worker_cpu = max(0.05, min(1.0, worker_cpu))
+        share = cpu / int(self.target) if self.kind == "local" else cpu
+        self.worker_cpu = max(0.05, min(1.0, share))
         self.client: Any = None
         self._local: Any = None
 
@@ -294,8 +294,7 @@ class Cluster:
                                + "\n".join(f"  worker {w}: " + "; ".join(p) for w, p in bad.items()))
 
     def run(self, goals: Sequence[Goal], options: ProveOptions, ledger: Ledger | None, *,
-            on_event: EventSink | None = None, budgets: Sequence[float | None] | None = None,
-            results: list[TaskResult] | None = None) -> list[GoalOutcome]:
+            on_event: EventSink | None = None, results: list[TaskResult] | None = None) -> list[GoalOutcome]:
         """Prove `goals` on the cluster; one outcome per goal, in input order (each also written to `ledger` as it
         arrives). `results`, when given, receives every worker's TaskResult (the benchmark's timings)."""
         from distributed import Event, as_completed
@@ -313,18 +312,18 @@ class Cluster:
         todo = [i for i in range(len(goals)) if outs[i] is None]
         if not todo:
             return [o for o in outs if o is not None]
-        check = WorkerCheck.here(Path(_root_of(ledger, goals)), sorted({goals[i].backend for i in todo}))
+        check = WorkerCheck.here(_root_of(ledger, goals), sorted({goals[i].backend for i in todo}))
         self.check(check)
         run = uuid.uuid4().hex[:12]
         opts = replace(options, cpu=self.worker_cpu)
-        started: dict[int, GoalOutcome] = {}
+        started: set[int] = set()
 
         def on_topic(event: Any) -> None:
             msg = event[1] if isinstance(event, tuple) else event
             i = msg.get("index") if isinstance(msg, dict) else None
             if isinstance(i, int) and 0 <= i < len(goals) and i not in started:
-                started[i] = out = GoalOutcome(goals[i], status="searching")
-                emit("started", out)
+                started.add(i)
+                emit("started", GoalOutcome(goals[i], status="searching"))
 
         self.client.subscribe_topic(f"{TOPIC}-{run}", on_topic)
         cancel = Event(f"{TOPIC}-cancel-{run}", client=self.client)
@@ -333,7 +332,7 @@ class Cluster:
         for i in todo:
             g = goals[i]
             stored, tickets = _stored(ledger, g, options)
-            task = GoalTask(g, opts, budgets[i] if budgets else None, stored, tickets, run, i)
+            task = GoalTask(g, opts, stored, tickets, run, i)
             fut = self.client.submit(run_goal, task, shared, key=f"goal-{run}-{i}", priority=len(goals) - i,
                                      pure=False)
             fut.index = i  # type: ignore[attr-defined]

@@ -107,7 +107,7 @@ def _read(p: Path) -> str:
 
 def _coq_bound(root: Path) -> dict[str, str]:
     """The folders the project's _CoqProject binds outside the project: logical name -> digest of its sources."""
-    from .coqproject import PROJECT_FILE, parse_coq_project
+    from .coqproject import PROJECT_FILE, load_path, parse_coq_project
 
     pf = root / PROJECT_FILE
     if not pf.is_file():
@@ -117,15 +117,10 @@ def _coq_bound(root: Path) -> dict[str, str]:
     except Exception:  # a project file that does not read is the build's error to report, not ours
         return {}
     out: dict[str, str] = {}
-    i = 0
-    while i < len(args):
-        if args[i] in ("-Q", "-R") and i + 2 < len(args):
-            folder, name = Path(args[i + 1]).resolve(), args[i + 2]
-            if not folder.is_relative_to(root):
-                out[name or str(folder)] = _tree_digest(folder, (".v",), contents=True)
-            i += 3
-        else:
-            i += 1
+    for _, folder, name in load_path(root, args)[1:]:  # [0] is the root itself
+        folder = Path(folder).resolve()
+        if not folder.is_relative_to(root):
+            out[name or str(folder)] = _tree_digest(folder, (".v",), contents=True)
     return out
 
 

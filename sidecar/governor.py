@@ -12,16 +12,14 @@ import logging
 import math
 import os
 import signal
-import sys
 import threading
 import time
 from typing import Callable
 
 import psutil
 
-from .procs import TREE_VAR, own_tree, tagged_processes, tree_tag
+from .procs import _LINUX, TREE_VAR, own_tree, tagged_processes, tree_tag
 
-_LINUX = sys.platform.startswith("linux") and os.path.isdir("/proc")
 _KEPT: dict[tuple[int, int], psutil.Process] = {}  # tree_processes' psutil objects, by (pid, start)
 _KEPT_LOCK = threading.Lock()
 

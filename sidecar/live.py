@@ -493,9 +493,7 @@ class LiveWorkspace:
             if old.ticket.state in ("queued", "running") and old.out.budget_s == budget:
                 new = old  # already waiting or running with this budget
             else:
-                self.scheduler.withdraw(old.ticket)
-                new = doc.goals[i] = TrackedGoal(old.goal, self.scheduler.submit(
-                    old.goal, self._priority(doc, old.goal), source=old.ticket.source, budget=budget))
+                new = self._requeue(doc, i, budget)
             self._here = new.ticket
             self.scheduler.reprioritize(new.ticket, TIER_HERE * 1e9 - time.monotonic())
             return new
@@ -515,10 +513,17 @@ class LiveWorkspace:
             for doc in self.docs.values():
                 for i, tg in enumerate(doc.goals):
                     if tg.goal.key.digest in report.keys and not (tg.out.status == "proved" and tg.out.verified):
-                        self.scheduler.withdraw(tg.ticket)
-                        doc.goals[i] = TrackedGoal(tg.goal, self.scheduler.submit(
-                            tg.goal, self._priority(doc, tg.goal), source=tg.ticket.source, budget=tg.out.budget_s))
+                        self._requeue(doc, i, tg.out.budget_s)
         return report
+
+    def _requeue(self, doc: Document, i: int, budget: float | None) -> TrackedGoal:
+        """The document's i-th goal withdrawn and submitted afresh (with `budget`; None: the options'), at its
+        place in the queue; the caller holds the lock."""
+        old = doc.goals[i]
+        self.scheduler.withdraw(old.ticket)
+        new = doc.goals[i] = TrackedGoal(old.goal, self.scheduler.submit(
+            old.goal, self._priority(doc, old.goal), source=old.ticket.source, budget=budget))
+        return new
 
     @staticmethod
     def goal_at(doc: Document, line: int, column: int, nearest: bool = False) -> TrackedGoal | None:

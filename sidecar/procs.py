@@ -40,8 +40,8 @@ from typing import Any, Callable, Sequence
 
 import psutil
 
-__all__ = ["TREE_VAR", "tree_tag", "own_tree", "process_tag", "tagged_processes", "owner_alive", "spawn", "run", "sweep_orphans",
-           "guard_tree", "resume_and_kill", "temp_prefix"]
+__all__ = ["TREE_VAR", "tree_tag", "own_tree", "process_tag", "tagged_processes", "owner_alive", "spawn", "run",
+           "sweep_orphans", "guard_tree", "resume_and_kill", "temp_prefix"]
 
 log = logging.getLogger(__name__)
 
@@ -135,47 +135,8 @@ def _tag_of(env: bytes) -> str | None:
     return None
 
 
-def _own_pids() -> list[int]:
-    """Pids of this user's processes (Linux: from /proc, a stat each)."""
-    uid = os.getuid()
-    out = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    out.append(int(entry.name))
-            except OSError:
-                continue
-    return out
-
-
-_ENVIRON_CACHE: dict[int, tuple[int, bytes | None]] = {}  # pid -> (start of /proc/<pid>, its environment)
-_ENVIRON_LOCK = threading.Lock()
-
-
-_SETTLED_NS = 2_000_000_000  # a process seen for less than this may still be between fork and exec
-
-
-def _environ_cached(pid: int, started: int) -> bytes | None:
-    """`_environ`, read once per process for `own_tree`: the environment /proc shows is the one the process was
-    exec'd with. Not kept for a process first seen under 2 s ago (`started` is when its /proc entry was made): between
-    fork and exec it still shows its parent's."""
-    with _ENVIRON_LOCK:
-        hit = _ENVIRON_CACHE.get(pid)
-        if hit is not None and hit[0] == started:
-            return hit[1]
-    env = _environ(pid)
-    if time.time_ns() - started < _SETTLED_NS:
-        return env
-    with _ENVIRON_LOCK:
-        if len(_ENVIRON_CACHE) > 4096:
-            _ENVIRON_CACHE.clear()
-        _ENVIRON_CACHE[pid] = (started, env)
-    return env
-
-
 def _own_pids_started() -> list[tuple[int, int]]:
-    """(pid, start of its /proc entry in ns) of this user's processes."""
+    """(pid, when its /proc entry was made, in ns) of this user's processes (Linux: from /proc, a stat each)."""
     uid = os.getuid()
     out = []
     for entry in os.scandir("/proc"):
@@ -189,44 +150,57 @@ def _own_pids_started() -> list[tuple[int, int]]:
     return out
 
 
-_PARENTS: dict[int, tuple[int, int]] = {}  # pid -> (start of /proc/<pid>, parent pid when first seen)
+def _own_pids() -> list[int]:
+    """Pids of this user's processes."""
+    return [pid for pid, _ in _own_pids_started()]
 
 
-def _parent_of(pid: int, started: int) -> int:
-    """The parent of `pid` when first seen (cached per process; -1 when unreadable)."""
-    with _ENVIRON_LOCK:
-        hit = _PARENTS.get(pid)
+def _carries(env: bytes | None, needle: bytes) -> bool:
+    """Whether an environment block (`_environ`) holds the item `needle` (b"VAR=value") exactly."""
+    return env is not None and needle in env and needle in env.split(b"\0")
+
+
+_FACTS: dict[int, tuple[int, int, bytes | None]] = {}  # pid -> (its /proc entry's time, parent, environment)
+_FACTS_LOCK = threading.Lock()
+_SETTLED_NS = 2_000_000_000  # a process seen for less than this may still be between fork and exec
+
+
+def _facts(pid: int, started: int) -> tuple[int, bytes | None]:
+    """(parent pid or -1, environment) of a process, read once per process for `own_tree`: neither changes once it
+    has exec'd (a child whose parent died is found by its tag). Not kept for a process first seen under 2 s ago
+    (`started`): between fork and exec /proc shows its parent's environment."""
+    with _FACTS_LOCK:
+        hit = _FACTS.get(pid)
     if hit is not None and hit[0] == started:
-        return hit[1]
+        return hit[1], hit[2]
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
         parent = int(data[data.rindex(b")") + 2:].split()[1])
     except (OSError, ValueError, IndexError):
         parent = -1
-    with _ENVIRON_LOCK:
-        if len(_PARENTS) > 4096:
-            _PARENTS.clear()
-        _PARENTS[pid] = (started, parent)
-    return parent
+    env = _environ(pid)
+    if time.time_ns() - started >= _SETTLED_NS:
+        with _FACTS_LOCK:
+            if len(_FACTS) > 4096:
+                _FACTS.clear()
+            _FACTS[pid] = (started, parent, env)
+    return parent, env
 
 
 def own_tree() -> list[tuple[int, int]]:
     """(pid, start) of this process's descendants and of the processes carrying its tag (Linux; the start tells a
     reused pid from the process that had it), from one walk of /proc that reads only the processes it has not seen
-    before: what a process is a child of and the environment it started with do not change (a child whose parent
-    died is found by its tag). The CPU governor lists its tree several times a second, and each worker of a cluster
-    has a governor of its own: with psutil's listing (every process's stat read each time) the governors of 64
-    workers on one machine took most of it."""
-    me, tag = os.getpid(), tree_tag()
-    needle = f"{TREE_VAR}={tag}".encode()
-    live = _own_pids_started()
+    before (`_facts`). The CPU governor lists its tree several times a second, and each worker of a cluster has a
+    governor of its own: with psutil's listing (every process's stat read each time) the governors of 64 workers on
+    one machine took most of it."""
+    me, needle = os.getpid(), f"{TREE_VAR}={tree_tag()}".encode()
     kids: dict[int, list[tuple[int, int]]] = {}
     tagged = set()
-    for pid, started in live:
-        kids.setdefault(_parent_of(pid, started), []).append((pid, started))
-        env = _environ_cached(pid, started)
-        if pid != me and env is not None and needle in env and needle in env.split(b"\0"):
+    for pid, started in _own_pids_started():
+        parent, env = _facts(pid, started)
+        kids.setdefault(parent, []).append((pid, started))
+        if pid != me and _carries(env, needle):
             tagged.add((pid, started))
     out, todo = set(), list(kids.get(me, []))
     while todo:
@@ -246,8 +220,7 @@ def tagged_processes(var: str, value: str) -> list[psutil.Process]:
         for pid in _own_pids():
             if pid == me:
                 continue
-            env = _environ(pid)
-            if env is None or needle not in env or needle not in env.split(b"\0"):
+            if not _carries(_environ(pid), needle):
                 continue
             try:
                 out.append(psutil.Process(pid))

@@ -25,7 +25,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Any, Iterator
 
 from .errors import AutoProveError
 from .fingerprint import Fingerprint, fingerprint
@@ -138,14 +138,29 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _is_url(s: str) -> bool:
-    return "://" in s and not s.startswith("file://")
+def _local(where: str) -> str | None:
+    """The local path `where` names (a `file://` URL is one), or None for any other URL."""
+    if where.startswith("file://"):
+        return where[len("file://"):]
+    return None if "://" in where else where
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """fsspec's filesystem for a URL and the path in it."""
+    try:
+        import fsspec
+
+        return fsspec.core.url_to_fs(url)
+    except ImportError as e:
+        raise SyncError(f"{url}: reading or writing URLs needs fsspec (pip install 'auto-prove[cluster]') and its "
+                        f"backend for the scheme ({e})") from e
+    except ValueError as e:
+        raise SyncError(f"cannot open {url}: {e}") from e
 
 
 def _target_file(dest: str) -> str:
     """The file an export to `dest` goes to: `dest` itself when it names a file, else a new file in that folder."""
-    if dest.startswith("file://"):
-        dest = dest[len("file://"):]
+    dest = _local(dest) or dest
     if dest.endswith(SUFFIX) or dest.endswith(".jsonl"):
         return dest
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -154,9 +169,12 @@ def _target_file(dest: str) -> str:
 
 
 def _write(target: str, data: bytes) -> None:
-    if _is_url(target):
-        with _fsspec_open(target, "wb") as f:
-            f.write(data)
+    if _local(target) is None:
+        fs, path = _filesystem(target)
+        try:
+            fs.pipe_file(path, data)
+        except OSError as e:
+            raise SyncError(f"cannot write {target}: {e}") from e
         return
     p = Path(target)
     try:
@@ -166,18 +184,6 @@ def _write(target: str, data: bytes) -> None:
         os.replace(tmp, p)  # a reader never sees half an export
     except OSError as e:
         raise SyncError(f"cannot write {target}: {e}") from e
-
-
-def _fsspec_open(url: str, mode: str) -> IO[bytes]:
-    try:
-        import fsspec
-    except ImportError as e:
-        raise SyncError(f"{url}: reading or writing URLs needs fsspec (pip install 'auto-prove[cluster]') "
-                        f"and its backend for the scheme") from e
-    try:
-        return fsspec.open(url, mode).open()  # type: ignore[no-any-return]
-    except (ImportError, ValueError, OSError) as e:
-        raise SyncError(f"cannot open {url}: {e}") from e
 
 
 # -- import ----------------------------------------------------------------------------------------------------
@@ -275,23 +281,18 @@ def _take_goal(root: Path, ledger: Ledger, row: dict[str, object]) -> bool:
 def _sources(src: str) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of every export at `src`: the file itself, or each export file in the folder, oldest first.
     A path that does not exist holds none (a first run's cache is empty)."""
-    if src.startswith("file://"):
-        src = src[len("file://"):]
-    if _is_url(src):
+    local = _local(src)
+    if local is None:
+        fs, path = _filesystem(src)
         try:
-            import fsspec
-        except ImportError as e:
-            raise SyncError(f"{src}: reading URLs needs fsspec (pip install 'auto-prove[cluster]')") from e
-        try:
-            fs, path = fsspec.core.url_to_fs(src)
             names = [path] if path.endswith(SUFFIX) else sorted(
                 p for p in fs.ls(path, detail=False) if str(p).endswith(SUFFIX)) if fs.exists(path) else []
             for n in names:
                 yield str(n), fs.cat_file(n)
-        except (ImportError, ValueError, OSError) as e:
+        except OSError as e:
             raise SyncError(f"cannot read {src}: {e}") from e
         return
-    p = Path(src)
+    p = Path(local)
     if p.is_dir():
         paths = sorted((q for q in p.iterdir() if q.name.endswith(SUFFIX) or q.name.endswith(".jsonl")),
                        key=lambda q: (q.stat().st_mtime, q.name))

@@ -123,7 +123,7 @@ def test_a_worker_killed_mid_run_loses_only_its_goal_in_flight(tmp_path: Path) -
     ledger = Ledger(root)
     results: list = []
     killed: list[int] = []
-    with Cluster("local:2", worker_cpu=0.5) as pool:
+    with Cluster("local:2", cpu=1.0) as pool:  # 0.5 of the machine each
         pids = pool.client.run(os.getpid)
 
         def on_event(kind: str, out) -> None:  # type: ignore[no-untyped-def]
