@@ -273,7 +273,8 @@ class Agent:
                               "families": sorted(set(out.families)), "depends_on_open": list(out.depends_on_open)})
             ledger = self.live.scheduler.ledger
             rec = ledger.goal(tg.goal.key.digest) if ledger is not None else None
-            if rec is not None and rec.status == "proved" and rec.proof and \
+            # a proof imported from elsewhere (sync.py) is listed only once the scheduler has verified it here
+            if rec is not None and rec.status == "proved" and rec.proof and rec.verified and \
                     all(f["proof"] != rec.proof for f in found):
                 found.append({"proof": rec.proof, "source": "ledger (verified again before it is offered)",
                               "seconds": round(rec.seconds, 3)})

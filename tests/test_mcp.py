@@ -393,3 +393,38 @@ def test_premises_rank_the_lemmas_in_scope_and_run_a_search(tmp_path: Path) -> N
         assert bad["status"] == "error"
 
     run_agent(root, session)
+
+
+@needs_coq
+def test_proofs_imported_from_elsewhere_are_listed_only_once_verified_here(tmp_path: Path) -> None:
+    """`proofs` lists a proof taken by `auto-prove sync import` only after the scheduler verified it here; a forged
+    one in the same export is never listed."""
+    from test_lsp import WITNESS, _export
+
+    root = single(tmp_path, "Witness.v", WITNESS)
+    _export(tmp_path / "exports", root, root / "Witness.v", {"square_root": "Proof. exists 37. reflexivity. Qed.",
+                                                             "not_provable": "Proof. admit. Admitted."})
+    env, _ = cli_env()
+    got = subprocess.run([sys.executable, "-m", "sidecar", "sync", "import", str(tmp_path / "exports"), str(root)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0 and "imported 2 goal result(s)" in got.stdout, got
+
+    async def session(client: Client) -> None:
+        seen: list[dict[str, Any]] = []
+
+        async def listed(goal: str) -> dict[str, Any]:
+            answer = await call(client, "proofs", id=goal)
+            seen.append(answer)
+            return answer
+
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:
+            forged = await listed("Witness.v:not_provable")
+            assert not [p for p in forged.get("proofs", []) if "admit" in p["proof"]], forged
+            right = await listed("Witness.v:square_root")
+            if any("exists 37" in p["proof"] for p in right.get("proofs", [])):
+                break
+            assert asyncio.get_running_loop().time() < deadline, seen[-2:]
+            await asyncio.sleep(0.3)
+
+    run_agent(root, session, "--budget", "2")
